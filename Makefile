@@ -1,0 +1,39 @@
+# The README's two commands: `make lab` (set up + open the lessons) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: lab test test-fast lint notebooks-strip bench install clean
+
+$(STAMP): pyproject.toml requirements-lock.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-lock.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+# Unit tests, then every notebook in QUICK mode (nbval, by glob).
+test: $(STAMP)
+	$(VENV)/bin/ruff check elmo_lib tests benchmarks
+	$(PY) -m pytest -q -m "not slow" tests
+	ELMO_QUICK=1 $(PY) -m pytest -q --nbval-lax -p no:randomly notebooks/
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" -x tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check elmo_lib tests benchmarks
+
+bench: $(STAMP)
+	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/embed_throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

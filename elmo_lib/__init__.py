@@ -1,0 +1,43 @@
+"""elmo_lib: ELMo (Peters et al., 2018) in Keras 3 on TensorFlow.
+
+Submodules load on first use, so ``import elmo_lib as el`` is cheap and ``el.layers`` imports Keras
+only when a lesson reaches for it:
+
+- ``el.text``     tokens -> bilm-tf character ids, ``Vocabulary``
+- ``el.data``     dataset registry, readers, language-model batches (tf.data)
+- ``el.layers``   ``CharCNN``, ``Highway``, ``LSTMP``, ``ScalarMix``, sampled softmax
+- ``el.bilm``     ``BiLMConfig`` and the biLM (training model and encoder)
+- ``el.train``    fit with checkpoints / resume / early stopping, full-softmax perplexity
+- ``el.elmo``     the ``ELMo`` layer and ``embed_file``
+- ``el.interop``  bilm-tf / AllenNLP weights, TF Hub modules
+- ``el.plotting`` figure helpers
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = (
+    "text",
+    "data",
+    "layers",
+    "bilm",
+    "train",
+    "elmo",
+    "interop",
+    "plotting",
+    "cli",
+    "distribute",
+)
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'elmo_lib' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_SUBMODULES))

@@ -1,0 +1,22 @@
+"""Shared fixtures. Data-backed tests need the real datasets: with ``ELMO_DATA_DIR`` set (as CI
+does) a missing dataset fails the test; without it, such tests are skipped with the reason."""
+
+import os
+import pathlib
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> pathlib.Path:
+    env = os.environ.get("ELMO_DATA_DIR")
+    if env:
+        path = pathlib.Path(env)
+        assert path.is_dir(), f"ELMO_DATA_DIR={env} is not a directory"
+        return path
+    local = pathlib.Path(__file__).resolve().parents[1] / "data"
+    if (local / "wikitext-2").is_dir():
+        return local
+    pytest.skip("datasets not found: set ELMO_DATA_DIR (CI sets it to ../shared/data)")
