@@ -1,0 +1,63 @@
+"""Repository hygiene: environment.yml mirrors pyproject.toml, the lock file pins every
+dependency, the CI script fails on an empty test run, and no data files are tracked."""
+
+import pathlib
+import re
+import subprocess
+import tomllib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[; ]", requirement.strip(), maxsplit=1)[0].lower()
+
+
+def _pyproject_requirements() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = set(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        requirements |= set(extra)
+    return {r.replace(" ", "") for r in requirements}
+
+
+def _environment_pip_requirements() -> set[str]:
+    lines = (ROOT / "environment.yml").read_text().splitlines()
+    start = lines.index("  - pip:")
+    entries = [line.strip()[2:] for line in lines[start + 1:] if line.startswith("      - ")]
+    return {e.replace(" ", "") for e in entries if not e.startswith("-e")}
+
+
+def test_environment_yml_mirrors_pyproject():
+    assert _environment_pip_requirements() == _pyproject_requirements()
+
+
+def test_lock_file_pins_every_dependency():
+    pinned = {}
+    for line in (ROOT / "requirements-lock.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==")
+            pinned[name.lower().replace("_", "-")] = version
+    for requirement in _pyproject_requirements():
+        assert _name(requirement).replace("_", "-") in pinned, requirement
+
+
+def test_ci_script_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "make test" in ci and "make test" in readme and "make lab" in readme
+    assert "set -euo pipefail" in ci
+    makefile = (ROOT / "Makefile").read_text()
+    # pytest exits 5 when it collects nothing; make fails on any non-zero exit, so both
+    # pytest calls in `make test` are plain commands (no `|| true`, no `-` prefix).
+    test_recipe = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert "pytest" in test_recipe and "|| true" not in test_recipe
+    assert not any(line.startswith("\t-") for line in test_recipe.splitlines())
+
+
+def test_no_data_or_weights_tracked():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    bad = [p for p in tracked if p.endswith((".tokens", ".conllu", ".hdf5", ".h5", ".keras"))
+           or p.startswith("data/") and p not in ("data/README.md", "data/manifest.json")]
+    assert bad == []
