@@ -77,18 +77,33 @@ def np_token_char_ids(token: str, max_characters_per_token: int = 50) -> np.ndar
     return np.asarray(raw, dtype=np.int64) + 1
 
 
+def options_from_weights(weights: Mapping[str, np.ndarray], activation: str = "relu") -> dict:
+    """The ``char_cnn`` part of ``options.json`` read off the weights' shapes."""
+    filters = []
+    while f"CNN/W_cnn_{len(filters)}" in weights:
+        shape = weights[f"CNN/W_cnn_{len(filters)}"].shape
+        filters.append([shape[1], shape[3]])
+    n_highway = 0
+    while f"CNN_high_{n_highway}/W_carry" in weights:
+        n_highway += 1
+    return {"filters": filters, "n_highway": n_highway, "activation": activation}
+
+
 def np_char_cnn(weights: Mapping[str, np.ndarray], char_ids: np.ndarray,
-                options: Mapping) -> np.ndarray:
+                options: Mapping | None = None) -> np.ndarray:
     """bilm-tf's character CNN for the tokens of one sentence.
 
     Args:
         weights: bilm-tf layout (see the module docstring).
         char_ids: int ``[T, C]`` shifted char ids (0 = padding character row, zero embedding).
-        options: bilm-tf ``options.json`` dict.
+        options: bilm-tf ``options.json`` dict; by default filters and highways are read off the
+            weights, the activation is relu and ``CNN_proj`` is applied if present.
 
     Returns:
-        ``[T, P]`` (or ``[T, F]`` when ``F == P`` and bilm-tf skips the projection).
+        ``[T, P]`` (or ``[T, F]`` when bilm-tf skips the projection because ``F == P``).
     """
+    if options is None:
+        options = {"char_cnn": options_from_weights(weights), "lstm": {"projection_dim": None}}
     cnn = options["char_cnn"]
     activation = {"relu": lambda v: np.maximum(v, 0.0), "tanh": np.tanh}[cnn["activation"]]
     # bilm-tf prepends a zero row so that id 0 (padding) embeds to zeros.
@@ -158,6 +173,22 @@ def np_lstmp(inputs: np.ndarray, kernel: np.ndarray, bias: np.ndarray,
         h = m
         outputs.append(h)
     return np.stack(outputs) if outputs else np.zeros((0, out_dim))
+
+
+def tf1_lstm_from_keras(kernel: np.ndarray, recurrent_kernel: np.ndarray,
+                        bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keras-layout LSTMP weights (gates ``i, f, g, o``, forget bias inside ``bias``) as TF1's
+    ``(W_0, B)`` (gates ``i, j, f, o``, forget bias 1.0 added by :func:`np_lstmp` at run time).
+    Done in float64, so ``np_lstmp(x, W_0, B, ...)`` reproduces the Keras cell's maths."""
+
+    def reorder(array):
+        i, f, g, o = np.split(np.asarray(array, dtype=np.float64), 4, axis=-1)
+        return np.concatenate([i, g, f, o], axis=-1)
+
+    hidden = bias.shape[-1] // 4
+    tf1_bias = reorder(bias)
+    tf1_bias[2 * hidden:3 * hidden] -= FORGET_BIAS
+    return reorder(np.concatenate([kernel, recurrent_kernel])), tf1_bias
 
 
 def np_lstm_stack(weights: Mapping[str, np.ndarray], inputs: np.ndarray, options: Mapping,

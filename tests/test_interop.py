@@ -11,7 +11,12 @@ import h5py
 import keras
 import numpy as np
 import pytest
-from numpy_reference import np_encoder, random_bilm_tf_weights
+from numpy_reference import (
+    np_char_cnn,
+    np_encoder,
+    random_bilm_tf_weights,
+    tf1_lstm_from_keras,
+)
 
 from elmo_lib import bilm, interop, text
 
@@ -58,18 +63,11 @@ def keras_in_bilm_tf_layout(layer):
     weights["CNN_proj/W_proj"] = cnn.projection.kernel.numpy()
     weights["CNN_proj/b_proj"] = cnn.projection.bias.numpy()
 
-    def tf1_order(array):  # Keras i, f, g, o -> TF1 i, j (= g), f, o
-        i, f, g, o = np.split(array, 4, axis=-1)
-        return np.concatenate([i, g, f, o], axis=-1)
-
     for d, stack in enumerate((layer.forward_layers, layer.backward_layers)):
         for k, lstm in enumerate(stack):
             scope = f"RNN_{d}/RNN/MultiRNNCell/Cell{k}/LSTMCell"
-            kernel = np.concatenate([lstm.kernel.numpy(), lstm.recurrent_kernel.numpy()])
-            bias = tf1_order(lstm.bias.numpy().astype(np.float64))
-            bias[2 * lstm.units:3 * lstm.units] -= 1.0  # TF1 adds forget_bias=1.0 at run time
-            weights[f"{scope}/W_0"] = tf1_order(kernel)
-            weights[f"{scope}/B"] = bias
+            weights[f"{scope}/W_0"], weights[f"{scope}/B"] = tf1_lstm_from_keras(
+                lstm.kernel.numpy(), lstm.recurrent_kernel.numpy(), lstm.bias.numpy())
             weights[f"{scope}/W_P_0"] = lstm.projection_kernel.numpy()
     return weights
 
@@ -111,8 +109,12 @@ def test_numpy_reference_matches_keras_encoder_with_clipping():
     model = bilm.build_encoder(config)
     layer = randomize(model, seed=1, scale=0.7)
     options = config.to_options()
-    trace = assert_matches_reference(model, keras_in_bilm_tf_layout(layer), options, SENTENCES)
+    weights = keras_in_bilm_tf_layout(layer)
+    trace = assert_matches_reference(model, weights, options, SENTENCES)
     assert trace["cell_clipped"] > 0 and trace["proj_clipped"] > 0, trace
+    # np_char_cnn reads filters/highways off the weights when no options are given
+    ids = text.char_ids([SENTENCES[0]])[0]
+    np.testing.assert_allclose(np_char_cnn(weights, ids), np_char_cnn(weights, ids, options))
 
 
 def test_load_bilm_tf_fixture_matches_reference(tmp_path):
