@@ -55,6 +55,10 @@ class BiLMConfig:
     # --- inputs ---
     # "chars" (the char CNN, open vocabulary) or "words" (an embedding table over vocab ids).
     token_input: str = "chars"
+    # vocab ids of <S> and </S> for token_input="words" (bilm-tf's own vocab files start
+    # </S>, <S>, <UNK>, so read them from the vocabulary: Vocabulary.bos_id / eos_id).
+    bos_token_id: int = 0
+    eos_token_id: int = 1
     # --- training ---
     # output vocabulary size (the softmax rows): the LM predicts these tokens.
     vocab_size: int = 33_278
@@ -142,16 +146,8 @@ class BiLMConfig:
 
     def to_options(self) -> dict:
         """bilm-tf's ``options.json`` for this configuration."""
-        return {
+        options = {
             "bidirectional": True,
-            "char_cnn": {
-                "activation": self.activation,
-                "embedding": {"dim": self.char_embedding_dim},
-                "filters": [list(pair) for pair in self.filters],
-                "max_characters_per_token": self.max_characters_per_token,
-                "n_characters": self.n_characters,
-                "n_highway": self.n_highway,
-            },
             "dropout": self.dropout,
             "lstm": {
                 "cell_clip": self.cell_clip,
@@ -167,6 +163,16 @@ class BiLMConfig:
             "batch_size": self.batch_size,
             "all_clip_norm_val": self.clip_norm,
         }
+        if self.token_input == "chars":  # a word-level model has no char_cnn section
+            options["char_cnn"] = {
+                "activation": self.activation,
+                "embedding": {"dim": self.char_embedding_dim},
+                "filters": [list(pair) for pair in self.filters],
+                "max_characters_per_token": self.max_characters_per_token,
+                "n_characters": self.n_characters,
+                "n_highway": self.n_highway,
+            }
+        return options
 
     @classmethod
     def from_options(cls, options: dict | str) -> BiLMConfig:
@@ -302,7 +308,7 @@ class BiLMEncoder(keras.layers.Layer):
             eos = ops.convert_to_tensor(eos, "int32")[None, None, :]
         else:
             padded = ops.pad(inputs, ((0, 0), (1, 1)))
-            bos, eos = 1, 2  # vocab ids 0 (<S>) and 1 (</S>), plus the +1 offset
+            bos, eos = c.bos_token_id + 1, c.eos_token_id + 1  # vocab ids plus the +1 offset
         positions = ops.arange(ops.shape(padded)[1], dtype="int32")[None, :]
         is_bos = positions == 0
         is_eos = positions == (ops.cast(lengths, "int32")[:, None] + 1)

@@ -159,3 +159,19 @@ def test_trainer_fits_under_xla_and_encoder_copy_matches():
     encoder = bilm.encoder_from_trainer(trainer)
     for a, b in zip(bilm.encoder_layer(encoder).get_weights(), trainer.encoder.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_word_level_boundaries_use_the_configured_vocab_ids():
+    """bilm-tf vocab files may start </S>, <S>: the boundary ids come from the config."""
+    config = bilm.BiLMConfig.tiny(token_input="words", vocab_size=20, bos_token_id=1,
+                                  eos_token_id=0)
+    encoder = bilm.build_encoder(config)
+    raw = bilm.BiLMEncoder(config, add_boundaries=False)
+    raw(np.ones((1, 1), "int32"))
+    raw.set_weights(bilm.encoder_layer(encoder).get_weights())
+    ids = np.array([[5, 6, 7]], "int32")
+    direct = np.asarray(encoder(ids)["lstm_outputs1"])
+    framed = np.asarray(raw(np.array([[1 + 1, 5, 6, 7, 0 + 1]], "int32"))["lstm_outputs1"])
+    np.testing.assert_allclose(direct[0], framed[0, 1:-1], atol=1e-6)
+    assert "char_cnn" not in config.to_options()
+    assert bilm.BiLMConfig.from_options(config.to_options()).token_input == "words"
