@@ -1,0 +1,134 @@
+"""Meta-test of the lessons: every ``notebooks/*.ipynb`` (by glob, never opt-in) follows the house
+style (STYLE.md) and is stored executed and clean. Running the notebooks themselves is nbval's job:
+``ELMO_QUICK=1 pytest --nbval-lax notebooks/``."""
+
+import json
+import pathlib
+import re
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+LAST_LESSON = 7  # the last lesson links back to the README / index instead of a next lesson
+
+ABSOLUTE_PATHS = re.compile(r"(/work/|/home/|/root/|/Users/|[A-Za-z]:\\\\Users)")
+TF_LOG = re.compile(r"(^|\n)([IWEF]\d{4} [\d:.]+\s+\d+ [\w.]+:\d+\]|WARNING: All log messages before absl)")
+MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def _load(path: pathlib.Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def _markdown(nb: dict) -> str:
+    return "\n".join(_source(c) for c in nb["cells"] if c["cell_type"] == "markdown")
+
+
+def _output_text(output: dict) -> str:
+    if output["output_type"] == "stream":
+        return _source({"source": output.get("text", "")})
+    parts = []
+    for key, value in output.get("data", {}).items():
+        if key.startswith("text/") or key.endswith("json"):
+            parts.append(_source({"source": value}) if not isinstance(value, dict)
+                         else json.dumps(value))
+    parts += output.get("traceback", [])
+    return "\n".join(parts)
+
+
+def _number(path: pathlib.Path) -> int:
+    return int(path.name[:2])
+
+
+def test_notebooks_exist():
+    assert NOTEBOOKS, f"no lessons found in {NOTEBOOK_DIR}"
+
+
+def test_lesson_numbers_are_unique():
+    numbers = [_number(p) for p in NOTEBOOKS]
+    assert len(numbers) == len(set(numbers)), [p.name for p in NOTEBOOKS]
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def notebook(request):
+    return request.param, _load(request.param)
+
+
+def test_header(notebook):
+    path, nb = notebook
+    first = _source(nb["cells"][0])
+    assert nb["cells"][0]["cell_type"] == "markdown"
+    assert first.startswith(f"# {path.name[:2]} · "), f"{path.name}: header must be '# NN · Title'"
+    assert "colab-badge.svg" in first and "colab.research.google.com" in first, "Colab badge"
+    assert path.name in first, "the Colab badge must open this notebook"
+    assert "prerequisite" in first.lower()
+
+
+def test_sections(notebook):
+    path, nb = notebook
+    markdown = _markdown(nb)
+    for heading in ("What you will learn", "## Summary", "## Exercises"):
+        assert heading in markdown, f"{path.name}: missing {heading!r}"
+    assert markdown.index("## Summary") < markdown.index("## Exercises")
+
+
+def test_parameters_cell_defines_quick(notebook):
+    path, nb = notebook
+    tagged = [c for c in nb["cells"] if c["cell_type"] == "code"
+              and "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{path.name}: needs exactly one code cell tagged 'parameters'"
+    assert re.search(r'QUICK\s*=\s*os\.environ\.get\("ELMO_QUICK"\)\s*==\s*"1"', _source(tagged[0]))
+
+
+def test_setup_cell(notebook):
+    path, nb = notebook
+    code = "\n".join(_source(c) for c in nb["cells"] if c["cell_type"] == "code")
+    quiet = code.find('os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")')
+    assert quiet != -1, f"{path.name}: set TF_CPP_MIN_LOG_LEVEL before importing keras"
+    assert quiet < code.find("import keras"), f"{path.name}: quiet TF before importing keras"
+    assert "import elmo_lib as el" in code
+    assert '"google.colab" in sys.modules' in code
+    assert "keras.utils.set_random_seed(" in code
+
+
+def test_links_to_next_lesson(notebook):
+    path, nb = notebook
+    targets = MARKDOWN_LINK.findall(_source(nb["cells"][-1]))
+    number = _number(path)
+    if number >= LAST_LESSON:
+        assert any(t.endswith(("README.md", "index.md", "index.ipynb")) for t in targets), (
+            f"{path.name}: the last lesson links back to the README or index")
+        linked = [t for t in targets if t.endswith((".md", ".ipynb"))]
+    else:
+        linked = [t for t in targets if re.fullmatch(rf"{number + 1:02d}_[\w-]+\.ipynb", t)]
+        assert linked, f"{path.name}: the last cell must link to lesson {number + 1:02d}"
+    for target in linked:
+        assert (path.parent / target).is_file(), f"{path.name} links to missing {target}"
+
+
+def test_stored_outputs_are_executed_and_clean(notebook):
+    path, nb = notebook
+    for index, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        where = f"{path.name} cell {index}"
+        assert cell.get("execution_count") is not None, f"{where} was not executed"
+        for output in cell.get("outputs", []):
+            assert output["output_type"] != "error", f"{where} stored an error"
+            text = _output_text(output)
+            assert not ABSOLUTE_PATHS.search(text), f"{where}: absolute path in output"
+            if output["output_type"] == "stream" and output.get("name") == "stderr":
+                assert not TF_LOG.search(text), f"{where}: TensorFlow log lines in stderr"
+
+
+def test_metadata_is_normalized(notebook):
+    path, nb = notebook
+    assert nb["metadata"].get("kernelspec", {}).get("name") == "python3", path.name
+    assert "widgets" not in nb["metadata"], f"{path.name}: widget state stored"
