@@ -1,0 +1,212 @@
+"""Subprocess side of ``tests/test_distributed.py`` (TensorFlow's devices must be set up before TF
+initialises them, so each scenario runs in a fresh process and writes a JSON report).
+
+    python tests/distributed_worker.py mirrored OUT.json [--cases scaled,clip,jit]
+    python tests/distributed_worker.py multi_worker OUT.json --index I --ports P0,P1 --corpus GLOB
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+
+# ------------------------------------------------------------------------------- mirrored
+def _batch(config, batch_size: int, seed: int = 0):
+    from elmo_lib import text
+
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(3, config.vocab_size, (batch_size, config.unroll_steps + 2))
+    words = [[f"w{int(i)}" for i in row[1:-1]] for row in ids]
+    x = {"char_ids": text.char_ids(words, config.max_characters_per_token)}
+    y = {"next_token_ids": ids[:, 2:].astype("int32"),
+         "previous_token_ids": ids[:, :-2].astype("int32"),
+         "mask": np.ones((batch_size, config.unroll_steps), "float32")}
+    return x, y
+
+
+def _trainer_classes():
+    import keras
+
+    from elmo_lib import bilm, distribute
+
+    class ScaledTrainer(bilm.BiLMTrainer):
+        """The proposed bilm.py fix: the per-replica mean loss divided by the replica count."""
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            loss = super().compute_loss(x, y, y_pred, sample_weight, training=training)
+            return distribute.scale_loss_for_replicas(loss)
+
+    class ClipAfterSumTrainer(ScaledTrainer):
+        """The proposed clipping fix: clip the summed gradient (optimizer without clipnorm)."""
+
+        clip_norm = None
+
+        def train_step(self, data):
+            x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+            with tf.GradientTape() as tape:
+                y_pred = self(x, training=True)
+                loss = self.compute_loss(x, y, y_pred, training=True)
+                scaled = self.optimizer.scale_loss(loss)
+            grads = tape.gradient(scaled, self.trainable_weights)
+            grads = distribute.all_reduce_and_clip(grads, self.clip_norm,
+                                                   loss_scale=self.optimizer.scale_loss(1.0))
+            self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+            return {"forward_loss": self.forward_loss_tracker.result(),
+                    "backward_loss": self.backward_loss_tracker.result()}
+
+    return {"BiLMTrainer": bilm.BiLMTrainer, "ScaledTrainer": ScaledTrainer,
+            "ClipAfterSumTrainer": ClipAfterSumTrainer}
+
+
+def _one_step(strategy, cls, config, initial, batch, clipnorm, jit_compile, clip_after_sum=None):
+    import keras
+
+    with strategy.scope():
+        trainer = cls(config, seed=3)
+        trainer.build()
+        if clip_after_sum is not None:
+            trainer.clip_norm = clip_after_sum
+        trainer.compile(optimizer=keras.optimizers.SGD(0.5, global_clipnorm=clipnorm),
+                        jit_compile=jit_compile)
+    trainer.set_weights(initial)
+    dataset = tf.data.Dataset.from_tensors(batch)
+    logs = trainer.fit(dataset, epochs=1, verbose=0).history
+    return {k: float(v[-1]) for k, v in logs.items()}, [w.numpy() for w in trainer.weights]
+
+
+def run_mirrored(out: pathlib.Path, cases: set[str]) -> None:
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+
+    from elmo_lib import bilm, distribute
+
+    config = bilm.BiLMConfig.tiny(vocab_size=64, num_sampled=16, unroll_steps=6, batch_size=8,
+                                  dropout=0.0)
+    keras.utils.set_random_seed(1)
+    reference = bilm.BiLMTrainer(config, seed=3)
+    reference.build()
+    initial = [w.numpy() for w in reference.weights]
+    batch = _batch(config, config.batch_size)
+    single = distribute.make_strategy("default")
+    mirrored = distribute.make_strategy("mirrored", ["/cpu:0", "/cpu:1"])
+    classes = _trainer_classes()
+    report = {"replicas": mirrored.num_replicas_in_sync, "cases": {}}
+
+    def compare(name, single_run, mirrored_run):
+        (logs_a, weights_a), (logs_b, weights_b) = single_run, mirrored_run
+        init_delta = np.sqrt(sum(float(np.sum((a - w0) ** 2))
+                                 for a, w0 in zip(weights_a, initial)))
+        mirror_delta = np.sqrt(sum(float(np.sum((b - w0) ** 2))
+                                   for b, w0 in zip(weights_b, initial)))
+        report["cases"][name] = {
+            "single_logs": logs_a, "mirrored_logs": logs_b,
+            "max_weight_diff": max(float(np.max(np.abs(a - b)))
+                                   for a, b in zip(weights_a, weights_b)),
+            "update_norm_ratio": mirror_delta / max(init_delta, 1e-30),
+        }
+
+    big, small = 1e6, 0.05  # a clip norm that never triggers, and one that does here
+    start = time.monotonic()
+    if "scaled" in cases:
+        scaled_single = _one_step(single, classes["ScaledTrainer"], config, initial, batch, big,
+                                  False)  # with one replica, identical to BiLMTrainer
+        compare("ScaledTrainer", scaled_single,
+                _one_step(mirrored, classes["ScaledTrainer"], config, initial, batch, big, False))
+        compare("BiLMTrainer", scaled_single,
+                _one_step(mirrored, classes["BiLMTrainer"], config, initial, batch, big, False))
+    if "clip" in cases:
+        compare("ClipAfterSumTrainer",
+                _one_step(single, classes["ClipAfterSumTrainer"], config, initial, batch, None,
+                          False, clip_after_sum=small),
+                _one_step(mirrored, classes["ClipAfterSumTrainer"], config, initial, batch, None,
+                          False, clip_after_sum=small))
+        compare("ScaledTrainer_keras_global_clipnorm",
+                _one_step(single, classes["ScaledTrainer"], config, initial, batch, small, False),
+                _one_step(mirrored, classes["ScaledTrainer"], config, initial, batch, small,
+                          False))
+    if "jit" in cases:
+        try:
+            _one_step(mirrored, classes["ScaledTrainer"], config, initial, batch, big, True)
+            report["jit_error"] = None
+        except Exception as error:  # noqa: BLE001 - reported, the test decides
+            message = str(error)
+            report["jit_error"] = f"{type(error).__name__}: {message[-600:]}"
+    report["seconds"] = time.monotonic() - start
+    out.write_text(json.dumps(report, indent=1))
+
+
+# ---------------------------------------------------------------------------- multi-worker
+def run_multi_worker(out: pathlib.Path, index: int, ports: list[int], corpus: str) -> None:
+    os.environ["TF_CONFIG"] = json.dumps({
+        "cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
+        "task": {"type": "worker", "index": index}})
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(2)
+    import keras
+
+    from elmo_lib import bilm, distribute, train
+
+    keras.utils.set_random_seed(0)
+
+    strategy = distribute.make_strategy("auto")
+    vocab = distribute.streaming_vocabulary(corpus)
+    config = bilm.BiLMConfig.tiny(vocab_size=len(vocab), num_sampled=8, unroll_steps=5,
+                                  batch_size=4, dropout=0.0, n_layers=1)
+    num_workers, worker_index = distribute.worker_info()
+    files = distribute.worker_shards(corpus)
+    dataset = distribute.sharded_lm_dataset(corpus, vocab, config.batch_size, config.unroll_steps,
+                                            shuffle_buffer=8, seed=0, repeat=True,
+                                            cycle_length=2, include_token_ids=True)
+    # Which shards did this worker's pipeline read? Every token is spelled "s<shard>t<j>".
+    seen = set()
+    for inputs, _ in dataset.take(6):
+        for token_id in np.unique(inputs["token_ids"].numpy()):
+            token = vocab.id_to_token(int(token_id))
+            if token.startswith("s"):
+                seen.add(int(token[1:].split("t")[0]))
+    started = time.monotonic()
+    with strategy.scope():
+        trainer = bilm.BiLMTrainer(config, seed=0)
+        trainer.build()
+        trainer.compile(optimizer=train.make_optimizer(config), jit_compile=False)
+    history = distribute.train_loop(trainer, dataset, steps=2)
+    weights = trainer.get_weights()
+    out.write_text(json.dumps({
+        "num_workers": num_workers, "worker_index": worker_index,
+        "replicas": strategy.num_replicas_in_sync, "strategy": type(strategy).__name__,
+        "files": [pathlib.Path(f).name for f in files], "shards_seen": sorted(seen),
+        "loss": [r["loss"] for r in history],
+        "weights_checksum": float(sum(float(np.sum(np.abs(w))) for w in weights)),
+        "fit_seconds": time.monotonic() - started, "keras": keras.__version__}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["mirrored", "multi_worker"])
+    parser.add_argument("out", type=pathlib.Path)
+    parser.add_argument("--index", type=int, default=0)
+    parser.add_argument("--ports", default="")
+    parser.add_argument("--corpus", default="")
+    parser.add_argument("--cases", default="scaled", help="mirrored: scaled,clip,jit")
+    args = parser.parse_args()
+    if args.mode == "mirrored":
+        run_mirrored(args.out, set(args.cases.split(",")))
+    else:
+        run_multi_worker(args.out, args.index, [int(p) for p in args.ports.split(",")],
+                         args.corpus)
+
+
+if __name__ == "__main__":
+    main()
