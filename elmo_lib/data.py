@@ -454,7 +454,8 @@ def lm_dataset(
                          f"unroll_steps={unroll_steps} (empty corpus?)")
     chars = np.zeros((pad + 1, max_characters_per_token), dtype=np.int32)
     chars[:pad] = [text.token_char_ids(t, max_characters_per_token) for t in types]
-    chars_t, ids_t = tf.constant(chars), tf.constant(np.append(vocab.encode(list(types)), 0))
+    ids = np.append(vocab.encode(list(types)), 0).astype(np.int32)  # the pad type gets id 0
+    chars_t, ids_t = tf.constant(chars), tf.constant(ids)
     padded = np.full(length + unroll_steps + 2, pad, dtype=np.int32)
     padded[:length] = np.frombuffer(stream, dtype=np.int32)
     stream_t, offsets = tf.constant(padded), tf.range(1, unroll_steps + 1, dtype=tf.int32)

@@ -271,6 +271,8 @@ def test_lm_windows_by_hand():
     assert targets["mask"].tolist() == [[1, 1, 1], [1, 1, 1]] and targets["mask"].dtype == np.float32
     expected_chars = text.char_ids([["a", "b", "c"], ["</S>", "<S>", "d"]])
     assert inputs["char_ids"].dtype == np.int32 and np.array_equal(inputs["char_ids"], expected_chars)
+    for ids in (inputs["token_ids"], targets["next_token_ids"], targets["previous_token_ids"]):
+        assert ids.dtype == np.int32  # as documented (np.append used to widen them to int64)
     assert data.lm_num_windows(TINY, 3) == 2 and data.lm_steps_per_epoch(TINY, 2, 3) == 1
 
 
