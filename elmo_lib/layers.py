@@ -96,6 +96,16 @@ class CharCNN(keras.layers.Layer):
     Character ids follow ``elmo_lib.text`` (every id +1, 0 = no token). A token that is all zeros is
     padding: its output is zeros.
 
+    Speed (same maths, measured ~5x faster on the ``small`` preset): :meth:`token_vectors` runs the
+    CNN once per *distinct* token of the batch (unique rows, then a gather back), and only over the
+    first ``L`` character slots, ``L`` = the longest token of the batch + (widest filter - 1),
+    rounded up to a multiple of 8 (at most ``max_characters_per_token``). Past a token's last
+    non-PAD slot every window sees only PAD, and all such windows of a filter have the same value;
+    the max over positions is therefore restored exactly as ``max(max over computed windows, that
+    constant)`` for tokens that have such a window in the full width. Under XLA (e.g. a trainer
+    compiled with ``jit_compile=True``) the dynamic shapes are not allowed, so the plain
+    computation (:meth:`token_vectors_reference`) runs instead.
+
     Args:
         filters: sequence of ``(width, n_filters)`` pairs.
         n_highway: number of highway layers.
@@ -177,19 +187,63 @@ class CharCNN(keras.layers.Layer):
         if self.projection is not None:
             self.projection.build((None, self.n_filters_total))
 
-    def token_vectors(self, flat_char_ids):
-        """The embedding of each token in ``flat_char_ids`` ``[n_tokens, chars]`` (no masking)."""
-        embedded = self.char_embedding(flat_char_ids)  # [N, C, E]
-        pooled = []
-        for conv in self.convolutions:
-            features = ops.max(conv(embedded), axis=1)  # max over positions
-            pooled.append(ops.relu(features) if self.activation == "relu" else ops.tanh(features))
+    @staticmethod
+    def _in_xla_context() -> bool:
+        """True while tracing a function that XLA will compile (dynamic shapes not allowed)."""
+        from tensorflow.python.ops import control_flow_util  # no public equivalent in TF 2.21
+
+        return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+
+    def _finish(self, pooled):
+        """Activation -> concatenation -> highways -> projection, from max-pooled features."""
+        pooled = [ops.relu(p) if self.activation == "relu" else ops.tanh(p) for p in pooled]
         x = ops.concatenate(pooled, axis=-1) if len(pooled) > 1 else pooled[0]
         for highway in self.highways:
             x = highway(x)
         if self.projection is not None:
             x = self.projection(x)
         return x
+
+    def token_vectors_reference(self, flat_char_ids):
+        """The plain computation over all character slots (the definition; used under XLA)."""
+        embedded = self.char_embedding(flat_char_ids)  # [N, C, E]
+        return self._finish([ops.max(conv(embedded), axis=1) for conv in self.convolutions])
+
+    def token_vectors(self, flat_char_ids):
+        """The embedding of each token in ``flat_char_ids`` ``[n_tokens, chars]`` (no masking).
+
+        Equal to :meth:`token_vectors_reference` up to float rounding (see the class docstring).
+        """
+        pad_id = text.PAD_CHAR + 1
+        if self._in_xla_context() or pad_id >= self.n_characters:
+            return self.token_vectors_reference(flat_char_ids)
+        chars = self.max_characters_per_token
+        widest = max(width for width, _ in self.filters)
+        flat_char_ids = tf.convert_to_tensor(flat_char_ids, tf.int32)
+        # Length of a token = 1 + position of its last non-PAD slot (0 for an all-zero row).
+        positions = tf.range(1, chars + 1, dtype=tf.int32)[None, :]
+        lengths = tf.reduce_max(tf.where(flat_char_ids == pad_id, 0, positions), axis=1)
+        lengths = tf.where(tf.reduce_all(flat_char_ids == 0, axis=1), 0, lengths)
+        # Slots that any non-constant window touches, bucketed to limit distinct shapes.
+        kept = tf.reduce_max(tf.concat([lengths, [0]], axis=0)) + widest - 1
+        kept = tf.minimum((tf.maximum(kept, widest) + 7) // 8 * 8, chars)
+        # Distinct rows of the kept slots (identical there => identical tokens, as the rest is PAD).
+        # One all-zero row is appended so that a batch of 0 tokens still runs the convolutions on
+        # one row (oneDNN returns wrong shapes for an empty batch).
+        kept_ids = tf.concat([flat_char_ids[:, :kept], tf.zeros((1, kept), tf.int32)], axis=0)
+        unique = tf.raw_ops.UniqueV2(x=kept_ids, axis=[0])
+        unique_lengths = tf.math.unsorted_segment_max(tf.concat([lengths, [0]], axis=0),
+                                                      unique.idx, tf.shape(unique.y)[0])
+        embedded = self.char_embedding(unique.y)  # [U, kept, E]
+        pooled = []
+        for (width, _), conv in zip(self.filters, self.convolutions):
+            features = tf.reduce_max(conv(embedded), axis=1)  # ops.max rejects 0 tokens
+            # The value of an all-PAD window, present in the full width iff chars - length >= width.
+            all_pad = conv(self.char_embedding(tf.fill((1, width), pad_id)))[0, 0]
+            has_all_pad = (chars - unique_lengths >= width) & (unique_lengths > 0)
+            pooled.append(ops.where(has_all_pad[:, None], ops.maximum(features, all_pad),
+                                    features))
+        return ops.take(self._finish(pooled), unique.idx[:-1], axis=0)
 
     def call(self, inputs):
         inputs = ops.cast(inputs, "int32")
