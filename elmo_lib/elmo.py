@@ -1,0 +1,554 @@
+"""ELMo: the Keras layer that turns sentences into ELMo vectors, and ``embed_file``.
+
+- :class:`ELMo`           char ids / token ids / strings -> ``word_emb``, ``lstm_outputs{k}``,
+                          ``elmo`` (a trainable scalar mix) or ``default`` (its masked mean)
+- :func:`string_char_ids` whitespace-split sentences -> char ids, with TensorFlow string ops
+- :func:`embed_file`      a text file (one tokenized sentence per line) -> HDF5, the layout of
+                          AllenNLP's ``allennlp elmo`` command; batched by length, resumable
+
+The biLM comes from :mod:`elmo_lib.bilm` (:func:`~elmo_lib.bilm.build_encoder`); the scalar mix is
+:class:`elmo_lib.layers.ScalarMix`. Introduced in lesson 05.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+import weakref
+from collections.abc import Sequence
+
+import h5py
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from elmo_lib import bilm, text
+from elmo_lib.layers import ScalarMix
+
+INPUT_TYPES = ("char_ids", "token_ids", "strings")
+
+
+# --------------------------------------------------------------------------------------------
+# Strings -> char ids with TensorFlow ops (the graph-mode twin of ``text.char_ids``)
+# --------------------------------------------------------------------------------------------
+def token_strings_char_ids(tokens, max_characters_per_token: int = text.MAX_CHARACTERS_PER_TOKEN):
+    """Char ids ``int32 [N, C]`` of a 1-D ``tf.string`` tensor of tokens, as ``text.token_char_ids``.
+
+    UTF-8 bytes cut to ``C - 2`` (a multi-byte character may be split, as in the references),
+    framed by BOW/EOW, padded with PAD, every id +1; ``"<S>"``/``"</S>"`` are the boundary tokens.
+    """
+    tokens = tf.convert_to_tensor(tokens, tf.string)
+    chars = max_characters_per_token
+    body = chars - 2
+    n_bytes = tf.minimum(tf.strings.length(tokens, unit="BYTE"), body)[:, None]
+    raw = tf.cast(tf.io.decode_raw(tokens, tf.uint8, fixed_length=body), tf.int32)  # 0-padded
+    positions = tf.range(chars, dtype=tf.int32)[None, :]
+    shifted = tf.pad(raw, [[0, 0], [1, 1]])  # slot p holds byte p - 1
+    ids = tf.where(positions == 0, text.BOW_CHAR,
+                   tf.where(positions <= n_bytes, shifted,
+                            tf.where(positions == n_bytes + 1, text.EOW_CHAR, text.PAD_CHAR)))
+    bos, eos = text.boundary_char_ids(chars)
+    ids = tf.where((tokens == text.BOS_TOKEN)[:, None], tf.constant(bos - 1)[None, :], ids)
+    ids = tf.where((tokens == text.EOS_TOKEN)[:, None], tf.constant(eos - 1)[None, :], ids)
+    return ids + 1
+
+
+def string_char_ids(sentences, max_characters_per_token: int = text.MAX_CHARACTERS_PER_TOKEN):
+    """Char ids ``int32 [B, T, C]`` of 1-D ``tf.string`` sentences split on whitespace.
+
+    The TF Hub ELMo ``default`` signature's input: one string per sentence, tokens separated by
+    whitespace (runs of ASCII spaces, tabs, newlines count as one separator, leading/trailing
+    whitespace is ignored; for ASCII whitespace this is Python's ``str.split()``). Equal to
+    ``text.char_ids([s.split() for s in sentences])``; rows past a sentence's end are zeros.
+    """
+    tokens = tf.strings.split(tf.convert_to_tensor(sentences, tf.string))
+    ids = tokens.with_flat_values(token_strings_char_ids(tokens.flat_values,
+                                                         max_characters_per_token))
+    return ids.to_tensor(default_value=0, shape=[None, None, max_characters_per_token])
+
+
+# --------------------------------------------------------------------------------------------
+# The layer
+# --------------------------------------------------------------------------------------------
+def _as_encoder(encoder) -> bilm.BiLMEncoder:
+    """A ``BiLMEncoder`` that adds sentence boundaries, from any of the accepted forms."""
+    if isinstance(encoder, dict) and "class_name" in encoder:
+        encoder = keras.saving.deserialize_keras_object(encoder)
+    if isinstance(encoder, (bilm.BiLMConfig, dict)):
+        return bilm.BiLMEncoder(encoder, name="bilm")
+    if isinstance(encoder, bilm.BiLMTrainer):
+        return bilm.encoder_layer(bilm.encoder_from_trainer(encoder))
+    if not isinstance(encoder, keras.layers.Layer):
+        raise ValueError("`encoder` must be a model from bilm.build_encoder, a BiLMEncoder, a "
+                         f"BiLMTrainer or a BiLMConfig, received encoder={encoder!r}")
+    layer = bilm.encoder_layer(encoder)
+    if not layer.add_boundaries:
+        raise ValueError("`encoder` is a BiLMEncoder with add_boundaries=False (a training "
+                         "encoder): use bilm.encoder_from_trainer(trainer) or the trainer itself")
+    return layer
+
+
+@keras.saving.register_keras_serializable(package="elmo_lib")
+class ELMo(keras.layers.Layer):
+    """ELMo vectors from a pretrained biLM, as a Keras layer (Peters et al. 2018, sec. 3.2).
+
+    With ``n`` LSTM layers the biLM gives ``n + 1`` layers per token: layer 0 is the char-CNN
+    token embedding ``x`` (``P`` wide), duplicated ``[x; x]`` to ``2P`` for mixing; layer ``k`` is
+    ``[forward_k; backward_k]`` (``2P``). ``output_mode`` picks what the layer returns:
+
+    - ``"word_emb"``: layer 0 *not* duplicated, ``[B, T, P]`` (as the TF Hub module's ``word_emb``)
+    - ``"lstm_outputs{k}"``, k = 1..n: ``[B, T, 2P]``
+    - ``"elmo"``: ``ScalarMix`` over the ``n + 1`` layers, ``gamma * sum_j softmax(s)_j h_j``,
+      ``[B, T, 2P]``; ``s`` and ``gamma`` are trained with your task (``scalar_mix_trainable``)
+    - ``"default"``: the masked mean over tokens of ``"elmo"``, ``[B, 2P]`` (0 for a sentence with
+      no tokens, where TF Hub gives NaN)
+
+    Sequence outputs are zero at padding and carry a Keras mask (``compute_mask``), so a downstream
+    ``keras.layers.LSTM`` skips padding. The biLM is frozen by default (``bilm_trainable=False``,
+    its dropout off); the scalar mix trains independently of it. The layer shares the encoder's
+    weights (no copy): freezing sets ``trainable=False`` on that encoder layer, and setting
+    ``trainable`` on the ELMo layer itself sets it for all its sublayers (Keras semantics).
+
+    Inputs (``input_type``):
+
+    - ``"char_ids"``: ``int [B, T, 50]`` from :func:`elmo_lib.text.char_ids` (rows of 0 = padding).
+    - ``"token_ids"``: ``int [B, T]`` ids into ``idx2word``, so the layer replaces a
+      ``keras.layers.Embedding``. A table ``id -> char ids`` is built once in ``build``; the id
+      ``padding_id`` (default 0, as ``Embedding(mask_zero=True)`` and ``TextVectorization``) means
+      "no token" whatever ``idx2word[padding_id]`` holds; ``padding_id=None`` makes every id a
+      token (e.g. a bilm-tf :class:`~elmo_lib.text.Vocabulary`, where id 0 is ``<S>``). An id
+      outside ``0..len(idx2word)-1`` raises ``ValueError`` when called eagerly; inside a compiled
+      function (``fit``/``predict``) TensorFlow's gather raises ``InvalidArgumentError``
+      ("indices[...] = ... is not in [0, V)") on CPU (on GPU it would give zeros).
+    - ``"strings"``: ``tf.string [B]``, one sentence per string, split on whitespace like the TF
+      Hub ``default`` signature (see :func:`string_char_ids`).
+
+    Padding must be at the end of each sentence.
+
+    Args:
+        encoder: a model from :func:`elmo_lib.bilm.build_encoder`, a ``BiLMEncoder``, a
+            ``BiLMTrainer`` (its weights are copied into an inference encoder) or a ``BiLMConfig``
+            (random weights). It must have ``token_input="chars"``.
+        output_mode: see above.
+        input_type: ``"char_ids"``, ``"token_ids"`` or ``"strings"``.
+        idx2word: tokens in id order (list or ``text.Vocabulary``); required for ``"token_ids"``.
+        padding_id: the "no token" id for ``"token_ids"`` (``None``: none).
+        layer_norm: normalise each layer before mixing (AllenNLP's ``do_layer_norm``).
+        l2_coefficient: L2 penalty on the mixing weights ``s`` (added to the layer's losses).
+        scalar_mix_trainable: train ``s`` and ``gamma`` (False: a fixed equal average, gamma 1).
+        bilm_trainable: fine-tune the biLM too (default False).
+
+    Call arguments:
+        inputs: see ``input_type``.
+        training: passed to the biLM only when ``bilm_trainable`` (its dropout).
+
+    Returns:
+        ``[B, T, P]``, ``[B, T, 2P]`` or ``[B, 2P]`` float32, by ``output_mode``.
+
+    Example:
+        >>> encoder = bilm.build_encoder(bilm.BiLMConfig.tiny())
+        >>> elmo = ELMo(encoder, output_mode="elmo", input_type="strings")
+        >>> vectors = elmo(tf.constant(["The cat sat .", "Hello"]))  # [2, 4, 8]
+
+    Reference: Peters et al. 2018, *Deep contextualized word representations*, sec. 3.2 and 3.3.
+    Introduced in lesson 05.
+    """
+
+    def __init__(self, encoder, output_mode: str = "elmo", input_type: str = "char_ids",
+                 idx2word: Sequence[str] | text.Vocabulary | None = None,
+                 padding_id: int | None = 0, layer_norm: bool = False,
+                 l2_coefficient: float = 0.0, scalar_mix_trainable: bool = True,
+                 bilm_trainable: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = _as_encoder(encoder)
+        config = self.encoder.config
+        if config.token_input != "chars":
+            raise ValueError("ELMo needs a character-input biLM, received an encoder with "
+                             f"token_input={config.token_input!r}")
+        n_layers = config.n_layers
+        modes = ["word_emb", *[f"lstm_outputs{k + 1}" for k in range(n_layers)], "elmo",
+                 "default"]
+        if output_mode not in modes:
+            raise ValueError(f"`output_mode` must be one of {modes}, received "
+                             f"output_mode={output_mode!r}")
+        if input_type not in INPUT_TYPES:
+            raise ValueError(f"`input_type` must be one of {INPUT_TYPES}, received "
+                             f"input_type={input_type!r}")
+        if isinstance(idx2word, text.Vocabulary):
+            idx2word = idx2word.tokens
+        if input_type == "token_ids":
+            if idx2word is None or isinstance(idx2word, (str, bytes)) or len(idx2word) == 0:
+                raise ValueError("input_type='token_ids' needs `idx2word`, a non-empty list of "
+                                 f"tokens in id order, received idx2word={idx2word!r}")
+            idx2word = [str(token) for token in idx2word]
+            if padding_id is not None and not 0 <= int(padding_id) < len(idx2word):
+                raise ValueError(f"`padding_id` must be in 0..{len(idx2word) - 1} or None, "
+                                 f"received padding_id={padding_id!r}")
+        elif idx2word is not None:
+            raise ValueError(f"`idx2word` is only used with input_type='token_ids', received it "
+                             f"with input_type={input_type!r}")
+        self.output_mode = output_mode
+        self.input_type = input_type
+        self.idx2word = None if idx2word is None else list(idx2word)
+        self.padding_id = None if padding_id is None else int(padding_id)
+        self.layer_norm = bool(layer_norm)
+        self.l2_coefficient = float(l2_coefficient)
+        self.scalar_mix_trainable = bool(scalar_mix_trainable)
+        self.bilm_trainable = bool(bilm_trainable)
+        self.encoder.trainable = self.bilm_trainable
+        self.scalar_mix = None
+        if output_mode in ("elmo", "default"):
+            self.scalar_mix = ScalarMix(n_layers + 1, layer_norm=self.layer_norm,
+                                        l2_coefficient=self.l2_coefficient,
+                                        trainable_weights_fixed=not self.scalar_mix_trainable,
+                                        name="scalar_mix")
+        self.supports_masking = output_mode != "default"
+        # Strings and the fast char CNN's unique/dynamic shapes are not XLA-compilable.
+        self.supports_jit = False
+
+    @property
+    def output_dim(self) -> int:
+        p = self.encoder.config.projection_dim
+        return p if self.output_mode == "word_emb" else 2 * p
+
+    def build(self, input_shape):
+        chars = self.encoder.config.max_characters_per_token
+        if not self.encoder.built:
+            self.encoder.build((None, None, chars))
+        if self.scalar_mix is not None and not self.scalar_mix.built:
+            self.scalar_mix.build((None, self.encoder.config.n_layers + 1, None, self.output_dim))
+        if self.input_type == "token_ids":
+            table = np.stack([text.token_char_ids(token, chars) for token in self.idx2word])
+            if self.padding_id is not None:
+                table[self.padding_id] = 0
+            self._char_table = tf.constant(table, tf.int32)
+
+    # ----- inputs -----
+    def _check_input(self, inputs):
+        kind = {"char_ids": ("integer char ids [batch, tokens, "
+                             f"{self.encoder.config.max_characters_per_token}]", 3),
+                "token_ids": ("integer token ids [batch, tokens]", 2),
+                "strings": ("tf.string sentences [batch]", 1)}[self.input_type]
+        dtype = tf.as_dtype(inputs.dtype)
+        good_dtype = dtype == tf.string if self.input_type == "strings" else dtype.is_integer
+        rank = inputs.shape.rank
+        if not good_dtype or rank != kind[1] or (
+                self.input_type == "char_ids"
+                and inputs.shape[-1] not in (None, self.encoder.config.max_characters_per_token)):
+            raise ValueError(f"ELMo(input_type={self.input_type!r}) expects {kind[0]}, received "
+                             f"inputs of dtype {dtype.name} and shape {inputs.shape}")
+
+    def _convert(self, inputs):
+        if self.input_type == "strings" and isinstance(inputs, (list, tuple)) and not inputs:
+            return tf.zeros((0,), tf.string)
+        return tf.convert_to_tensor(inputs)
+
+    def char_ids(self, inputs):
+        """The char ids ``int32 [B, T, 50]`` the biLM sees for ``inputs`` (of ``input_type``)."""
+        inputs = self._convert(inputs)
+        self._check_input(inputs)
+        chars = self.encoder.config.max_characters_per_token
+        if self.input_type == "strings":
+            return string_char_ids(inputs, chars)
+        if self.input_type == "char_ids":
+            return tf.cast(inputs, tf.int32)
+        ids = tf.cast(inputs, tf.int32)
+        if tf.executing_eagerly():
+            size = len(self.idx2word)
+            bad = tf.boolean_mask(ids, (ids < 0) | (ids >= size))
+            if tf.size(bad) > 0:
+                raise ValueError(f"ELMo(input_type='token_ids') received ids outside "
+                                 f"0..{size - 1} (len(idx2word) = {size}): "
+                                 f"{sorted(set(bad.numpy().tolist()))[:10]}")
+        if not self.built:
+            self.build(ids.shape)
+        return tf.gather(self._char_table, ids)
+
+    def call(self, inputs, training=None):
+        char_ids = self.char_ids(inputs)
+        outputs = self.encoder(char_ids, training=training if self.bilm_trainable else False)
+        mask = outputs["mask"]
+        if self.output_mode not in ("elmo", "default"):
+            return outputs[self.output_mode]
+        n_layers = self.encoder.config.n_layers
+        word = outputs["word_emb"]
+        layers = [ops.concatenate([word, word], axis=-1)]
+        layers += [outputs[f"lstm_outputs{k + 1}"] for k in range(n_layers)]
+        weights = ops.cast(mask, word.dtype)[..., None]
+        mixed = self.scalar_mix(layers, mask=mask) * weights  # layer norm moves padding off 0
+        if self.output_mode == "elmo":
+            return mixed
+        return ops.sum(mixed, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+
+    def compute_mask(self, inputs, mask=None):
+        if self.output_mode == "default":
+            return None
+        if self.input_type == "char_ids":
+            return ops.any(inputs > 0, axis=-1)
+        if self.input_type == "token_ids":
+            if self.padding_id is None:
+                return ops.ones_like(inputs, dtype="bool")
+            return ops.not_equal(inputs, self.padding_id)
+        if isinstance(inputs, keras.KerasTensor):
+            # Functional construction: keras ops can't split strings; the real mask is attached
+            # when the model runs (Keras propagates masks on the tensors at call time).
+            return None
+        return tf.strings.split(self._convert(inputs)).to_tensor(default_value="") != ""
+
+    def compute_output_shape(self, input_shape):
+        batch = input_shape[0]
+        if self.output_mode == "default":
+            return (batch, self.output_dim)
+        time = None if self.input_type == "strings" else input_shape[1]
+        return (batch, time, self.output_dim)
+
+    def compute_output_spec(self, inputs, training=None):
+        return keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype=self.compute_dtype)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "output_mode": self.output_mode,
+            "input_type": self.input_type,
+            "idx2word": self.idx2word,
+            "padding_id": self.padding_id,
+            "layer_norm": self.layer_norm,
+            "l2_coefficient": self.l2_coefficient,
+            "scalar_mix_trainable": self.scalar_mix_trainable,
+            "bilm_trainable": self.bilm_trainable,
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# A text file -> HDF5 (the layout of AllenNLP's `allennlp elmo` command)
+# --------------------------------------------------------------------------------------------
+OUTPUT_LAYERS = ("all", "top", "average")
+_SENTENCE_TO_INDEX = "sentence_to_index"
+
+
+def _resolve_encoder(model) -> bilm.BiLMEncoder:
+    """An inference ``BiLMEncoder`` from a model object or a run directory of ``train_bilm``."""
+    if isinstance(model, (str, os.PathLike)):
+        path = pathlib.Path(model)
+        if not path.is_dir():
+            raise ValueError(f"`model` must be an encoder model or a run directory, received "
+                             f"model={str(model)!r}, which is not a directory")
+        from elmo_lib import train  # lazy: only this case needs the training module
+
+        trainer, _ = train.load_trained(path)
+        return bilm.encoder_layer(bilm.encoder_from_trainer(trainer))
+    if isinstance(model, ELMo):
+        return model.encoder
+    return _as_encoder(model)
+
+
+def _model_fingerprint(encoder: bilm.BiLMEncoder) -> str:
+    digest = hashlib.sha256(json.dumps(encoder.config.to_dict(), sort_keys=True).encode())
+    for weight in encoder.weights:
+        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
+    return digest.hexdigest()
+
+
+def _length_batches(order, lengths, batch_size: int, max_tokens_per_batch: int):
+    """Consecutive runs of ``order`` (sorted by length) of at most ``batch_size`` sentences and at
+    most ``max_tokens_per_batch`` padded tokens (a longer sentence goes alone)."""
+    batch: list[int] = []
+    longest = 0
+    for index in order:
+        longest = max(longest, lengths[index])
+        if batch and (len(batch) == batch_size or longest * (len(batch) + 1) > max_tokens_per_batch):
+            yield batch
+            batch, longest = [], lengths[index]
+        batch.append(index)
+    if batch:
+        yield batch
+
+
+_INFERENCE_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _inference_function(encoder: bilm.BiLMEncoder):
+    """The encoder as one ``tf.function`` (traced once, reused by later calls of embed_file)."""
+    if encoder not in _INFERENCE_FUNCTIONS:
+        spec = tf.TensorSpec((None, None, encoder.config.max_characters_per_token), tf.int32)
+        _INFERENCE_FUNCTIONS[encoder] = tf.function(lambda ids: encoder(ids, training=False),
+                                                    input_signature=[spec])
+    return _INFERENCE_FUNCTIONS[encoder]
+
+
+def _embed_batch(run, sentences: list[list[str]]) -> np.ndarray:
+    """All ELMo layers ``[n_layers + 1, B, T, 2P]`` of a batch (layer 0 = ``[x; x]``)."""
+    outputs = run(tf.constant(text.char_ids(sentences)))
+    word = outputs["word_emb"].numpy()
+    n_layers = len(outputs) - 2
+    layers = [np.concatenate([word, word], axis=-1)]
+    layers += [outputs[f"lstm_outputs{k + 1}"].numpy() for k in range(n_layers)]
+    return np.stack(layers)
+
+
+def _read_done(log_path: pathlib.Path) -> set[int]:
+    done: set[int] = set()
+    if log_path.exists():
+        for line in log_path.read_text(encoding="utf-8").split("\n"):
+            if line.strip().isdigit():  # a line cut by a kill is dropped
+                done.add(int(line))
+    return done
+
+
+def _open_partial(partial: pathlib.Path, log_path: pathlib.Path, attrs: dict,
+                  expected_shape) -> tuple[h5py.File, set[int]]:
+    """Open the partial file for appending; keep only logged, well-formed datasets. A file from
+    another input/model/layer choice, or one a kill left unreadable, is discarded."""
+    if partial.exists():
+        try:
+            handle = h5py.File(partial, "a")
+        except OSError:
+            handle = None
+        if handle is not None:
+            try:
+                same = all(handle.attrs.get(k) == v for k, v in attrs.items())
+                done = _read_done(log_path) if same else set()
+                done = {i for i in done if str(i) in handle
+                        and handle[str(i)].shape == expected_shape(i)}
+                for key in list(handle.keys()):  # written but not logged: maybe half-written
+                    if key != _SENTENCE_TO_INDEX and (not key.isdigit() or int(key) not in done):
+                        del handle[key]
+                if same:
+                    return handle, done
+            except (OSError, KeyError, ValueError, RuntimeError):
+                pass
+            handle.close()
+        partial.unlink()
+    log_path.unlink(missing_ok=True)
+    handle = h5py.File(partial, "w")
+    handle.attrs.update(attrs)
+    handle.flush()
+    return handle, set()
+
+
+def embed_file(input_path: str | os.PathLike, output_path: str | os.PathLike, model,
+               output_layer: str = "all", batch_size: int = 64,
+               max_tokens_per_batch: int = 4096, progress: bool = True) -> str:
+    """Embed every sentence of a text file with the biLM and write the vectors to HDF5.
+
+    The layout of AllenNLP's ``allennlp elmo`` command, so its readers work unchanged: the input
+    has one sentence per line, tokens separated by whitespace (``line.strip().split()``); the
+    output has one float32 dataset per line, named by the line index (``"0"``, ``"1"``, ...), of
+    shape ``(n_layers + 1, n_tokens, 2P)`` for ``"all"`` (layer 0 = the token embedding
+    duplicated, ``[x; x]``) or ``(n_tokens, 2P)`` for ``"top"`` (the last LSTM layer) and
+    ``"average"`` (the mean of the ``n_layers + 1`` layers); plus ``"sentence_to_index"``, a
+    1-element string dataset holding ``json.dumps({sentence: "index"})`` (a repeated sentence
+    maps to its last index). Unlike AllenNLP, which refuses files with empty lines, an empty
+    line keeps its index and gets an empty array (``(n_layers + 1, 0, 2P)`` or ``(0, 2P)``).
+
+    Sentences are sorted by length and batched (at most ``batch_size`` sentences and
+    ``max_tokens_per_batch`` padded tokens; a longer sentence runs alone). A sentence's vectors
+    do not depend on its batch (no LSTM state is carried between batches).
+
+    Resumable and never corrupt: results go to ``output_path + ".partial"``, flushed after each
+    batch, with the finished indices appended to ``output_path + ".partial.done"``; a rerun
+    (same input, model and ``output_layer``) skips them. Only when every line is done is the file
+    renamed to ``output_path`` (atomic). A partial file from a different input/model/layer, or
+    one a kill left unreadable, is started over. Rerunning on a finished file with the same input,
+    model and ``output_layer`` returns at once; otherwise it is recomputed.
+
+    Args:
+        input_path: UTF-8 text file, one tokenized sentence per line.
+        output_path: HDF5 file to write.
+        model: a model from :func:`elmo_lib.bilm.build_encoder`, a ``BiLMEncoder``, a
+            ``BiLMTrainer``, an :class:`ELMo` layer (its biLM is used), or the path of a run
+            directory written by ``elmo_lib.train.train_bilm``.
+        output_layer: ``"all"``, ``"top"`` or ``"average"``.
+        batch_size: maximum sentences per batch.
+        max_tokens_per_batch: maximum ``sentences x longest sentence`` per batch.
+        progress: show a tqdm progress bar (sentences).
+
+    Returns:
+        ``str(output_path)``.
+
+    Raises:
+        ValueError: bad ``output_layer``/``batch_size``/``max_tokens_per_batch``, a file that is
+            not UTF-8 (the message names the line), or a ``model`` of the wrong kind.
+        FileNotFoundError: ``input_path`` does not exist.
+    """
+    from tqdm.auto import tqdm
+
+    if output_layer not in OUTPUT_LAYERS:
+        raise ValueError(f"`output_layer` must be one of {OUTPUT_LAYERS}, received "
+                         f"output_layer={output_layer!r}")
+    for name, value in (("batch_size", batch_size), ("max_tokens_per_batch", max_tokens_per_batch)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"`{name}` must be a positive integer, received {name}={value!r}")
+    input_path, output_path = pathlib.Path(input_path), pathlib.Path(output_path)
+    raw = input_path.read_bytes()
+    try:
+        with open(input_path, encoding="utf-8") as handle:
+            sentences = [line.strip() for line in handle]
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        raise ValueError(f"{input_path}: invalid UTF-8 on line {line}") from error
+    tokens = [sentence.split() for sentence in sentences]
+    lengths = [len(t) for t in tokens]
+
+    encoder = _resolve_encoder(model)
+    n_layers, width = encoder.config.n_layers, 2 * encoder.config.projection_dim
+    attrs = {"output_layer": output_layer, "n_sentences": len(sentences),
+             "input_sha256": hashlib.sha256(raw).hexdigest(),
+             "model_sha256": _model_fingerprint(encoder)}
+
+    def expected_shape(i):
+        return ((n_layers + 1, lengths[i], width) if output_layer == "all"
+                else (lengths[i], width))
+
+    if output_path.exists():
+        try:
+            with h5py.File(output_path, "r") as handle:
+                if (all(handle.attrs.get(k) == v for k, v in attrs.items())
+                        and _SENTENCE_TO_INDEX in handle
+                        and all(str(i) in handle for i in range(len(sentences)))):
+                    return str(output_path)
+        except OSError:
+            pass
+    partial = output_path.with_name(output_path.name + ".partial")
+    log_path = output_path.with_name(output_path.name + ".partial.done")
+    handle, done = _open_partial(partial, log_path, attrs, expected_shape)
+    run = _inference_function(encoder)
+    todo = [i for i in range(len(sentences)) if i not in done]
+    order = sorted(todo, key=lambda i: -lengths[i])  # longest first: memory errors show early
+    bar = tqdm(total=len(sentences), initial=len(done), unit="sent", disable=not progress,
+               desc=f"embed {input_path.name}")
+    try:
+        with open(log_path, "a", encoding="utf-8") as log:
+            for batch in _length_batches(order, lengths, batch_size, max_tokens_per_batch):
+                if lengths[batch[0]] > 0:
+                    layers = _embed_batch(run, [tokens[i] for i in batch])
+                else:
+                    layers = np.zeros((n_layers + 1, len(batch), 0, width), np.float32)
+                for row, i in enumerate(batch):
+                    vectors = layers[:, row, :lengths[i]]
+                    if output_layer == "top":
+                        vectors = vectors[-1]
+                    elif output_layer == "average":
+                        vectors = vectors.mean(axis=0)
+                    handle.create_dataset(str(i), data=vectors.astype(np.float32))
+                handle.flush()
+                log.write("".join(f"{i}\n" for i in batch))
+                log.flush()
+                os.fsync(log.fileno())
+                bar.update(len(batch))
+        sentence_to_index = {sentence: str(i) for i, sentence in enumerate(sentences)}
+        if _SENTENCE_TO_INDEX in handle:
+            del handle[_SENTENCE_TO_INDEX]
+        dataset = handle.create_dataset(_SENTENCE_TO_INDEX, (1,),
+                                        dtype=h5py.special_dtype(vlen=str))
+        dataset[0] = json.dumps(sentence_to_index)
+    finally:
+        bar.close()
+        handle.close()
+    os.replace(partial, output_path)
+    log_path.unlink(missing_ok=True)
+    return str(output_path)
