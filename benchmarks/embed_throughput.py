@@ -1,0 +1,162 @@
+"""Inference throughput of the biLM encoder (what ``elmo_lib.elmo.embed_file`` runs), tokens/s.
+
+Builds a preset (``small`` by default: the published elmo_2x1024_128_2048cnn_1xhighway sizes) with
+random weights, embeds a batch of synthetic sentences repeatedly, and prints ONE JSON line: tokens/s
+(median and best batch), the time of the char CNN (fast path and the plain full-width computation)
+and of the LSTMs measured separately, the float32 GEMM rate of ``tf.matmul`` in the same process,
+and machine info (including the load average: other processes on the machine skew timings).
+
+    TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/embed_throughput.py
+    .venv/bin/python benchmarks/embed_throughput.py --preset original --batch-size 32 --threads 2
+
+Sentences are drawn from a Zipfian vocabulary of 5,000 random lower-case pseudo-words (lengths
+Poisson(4.5), at least 1), so words repeat about as often as in English text: the char CNN runs
+once per distinct token of a batch, so this matters; ``--distinct`` makes every token distinct
+(the worst case).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from a checkout
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from elmo_lib import bilm, text  # noqa: E402
+
+
+def synthetic_sentences(batch_size: int, tokens: int, distinct: bool = False,
+                        seed: int = 0) -> list[list[str]]:
+    """``batch_size`` sentences of ``tokens`` pseudo-words (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("etaoinshrdlcumwfgypbvkjxqz"))
+    if distinct:
+        count = batch_size * tokens
+        words = {"".join(rng.choice(letters, size=max(1, int(rng.poisson(4.5)) + 2)))
+                 for _ in range(3 * count)}
+        words = sorted(words)[:count]
+        return [words[i * tokens:(i + 1) * tokens] for i in range(batch_size)]
+    vocab = ["".join(rng.choice(letters, size=max(1, int(rng.poisson(4.5))))) for _ in range(5000)]
+    weights = 1.0 / np.arange(1, len(vocab) + 1) ** 1.1
+    weights /= weights.sum()
+    return [[vocab[i] for i in rng.choice(len(vocab), size=tokens, p=weights)]
+            for _ in range(batch_size)]
+
+
+def timed(function, *args, repeats: int) -> list[float]:
+    """Seconds per call of ``function(*args)`` (results fetched), after one warm-up call."""
+    tf.nest.map_structure(lambda t: t.numpy(), function(*args))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        tf.nest.map_structure(lambda t: t.numpy(), function(*args))
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def gemm_gflops(size: int = 2048, repeats: int = 10) -> float:
+    """float32 ``tf.matmul`` rate (GFLOP/s) of ``size x size`` matrices, best of 3."""
+    a, b = tf.random.normal((size, size)), tf.random.normal((size, size))
+
+    @tf.function
+    def run():
+        total = tf.zeros(())
+        for _ in tf.range(repeats):
+            total += tf.matmul(a, b)[0, 0]
+        return total
+
+    best = min(timed(run, repeats=3))
+    return 2.0 * size**3 * repeats / best / 1e9
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", default="small", choices=["tiny", "cpu", "small", "original"])
+    parser.add_argument("--batch-size", type=int, default=64, help="sentences per batch")
+    parser.add_argument("--tokens", type=int, default=20, help="tokens per sentence")
+    parser.add_argument("--threads", type=int, default=2, help="TF intra- and inter-op threads")
+    parser.add_argument("--repeats", type=int, default=10, help="timed batches")
+    parser.add_argument("--distinct", action="store_true", help="every token distinct")
+    parser.add_argument("--no-breakdown", action="store_true", help="skip the per-part timings")
+    args = parser.parse_args(argv)
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    keras.utils.set_random_seed(0)
+    config = getattr(bilm.BiLMConfig, args.preset)()
+    encoder = bilm.encoder_layer(bilm.build_encoder(config))
+    sentences = synthetic_sentences(args.batch_size, args.tokens, args.distinct)
+    char_ids = tf.constant(text.char_ids(sentences))
+    n_tokens = args.batch_size * args.tokens
+    spec = [tf.TensorSpec((None, None, config.max_characters_per_token), tf.int32)]
+
+    # The full encoder, as embed_file runs it.
+    run = tf.function(lambda ids: encoder(ids, training=False), input_signature=spec)
+    start = time.perf_counter()
+    run(char_ids)
+    warmup = time.perf_counter() - start
+    times = timed(run, char_ids, repeats=args.repeats)
+    median = float(np.median(times))
+    result = {
+        "tokens_per_second": round(n_tokens / median, 1),
+        "tokens_per_second_best": round(n_tokens / min(times), 1),
+        "config": args.preset, "batch_size": args.batch_size, "tokens_per_sentence": args.tokens,
+        "distinct_tokens": len({t for s in sentences for t in s}), "distinct": args.distinct,
+        "threads": args.threads, "seconds_per_batch": round(median, 4),
+        "warmup_seconds": round(warmup, 2), "repeats": args.repeats,
+    }
+
+    if not args.no_breakdown:
+        # Each part on its own (same inputs as inside the encoder: <S>/</S> added).
+        mask = encoder.token_mask(char_ids)
+        lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+        with_boundaries = encoder.with_boundaries(char_ids, lengths)
+        flat = tf.reshape(with_boundaries, (-1, config.max_characters_per_token))
+        cnn = encoder.token_embedder
+        fast = tf.function(cnn.token_vectors)
+        plain = tf.function(cnn.token_vectors_reference)
+        embedded = encoder.embed_tokens(with_boundaries)
+        lstms = tf.function(lambda x, m: encoder.run_lstms(x, m))
+        model_mask = encoder.token_mask(with_boundaries)
+        part_repeats = max(3, args.repeats // 2)
+        cnn_fast = float(np.median(timed(fast, flat, repeats=part_repeats)))
+        cnn_plain = float(np.median(timed(plain, flat, repeats=part_repeats)))
+        lstm = float(np.median(timed(lstms, embedded, model_mask, repeats=part_repeats)))
+        result.update({
+            "char_cnn_seconds": round(cnn_fast, 4), "char_cnn_plain_seconds": round(cnn_plain, 4),
+            "char_cnn_speedup": round(cnn_plain / cnn_fast, 2), "lstm_seconds": round(lstm, 4),
+            "char_cnn_fraction": round(cnn_fast / (cnn_fast + lstm), 3),
+        })
+
+    result.update({
+        "gemm_gflops": round(gemm_gflops(), 1), "cpu": cpu_model(), "cores": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 2), "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    })
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
