@@ -18,6 +18,7 @@ import keras
 from keras import ops
 
 from elmo_lib import text
+from elmo_lib.distribute import scale_loss_for_replicas
 from elmo_lib.layers import LSTMP, CharCNN, LMSoftmax
 
 _ORIGINAL_FILTERS = ((1, 32), (2, 32), (3, 64), (4, 128), (5, 256), (6, 512), (7, 1024))
@@ -429,7 +430,9 @@ class BiLMTrainer(keras.Model):
         self.config = config
         self.seed = seed
         self.encoder = BiLMEncoder(config, add_boundaries=False, name="bilm")
-        self.softmax = LMSoftmax(config.vocab_size, config.num_sampled, seed=seed, name="softmax")
+        # float32 even under a mixed-precision policy: the softmax and the loss need the range.
+        self.softmax = LMSoftmax(config.vocab_size, config.num_sampled, seed=seed, name="softmax",
+                                 dtype="float32")
         self.forward_loss_tracker = keras.metrics.Mean(name="forward_loss")
         self.backward_loss_tracker = keras.metrics.Mean(name="backward_loss")
         self.input_key = "char_ids" if config.token_input == "chars" else "token_ids"
@@ -461,19 +464,23 @@ class BiLMTrainer(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         mask = y.get("mask")
+        hidden_forward = ops.cast(y_pred["forward"], "float32")
+        hidden_backward = ops.cast(y_pred["backward"], "float32")
         if training:
-            forward = self.softmax.sampled_loss(y_pred["forward"], y["next_token_ids"], mask)
-            backward = self.softmax.sampled_loss(y_pred["backward"], y["previous_token_ids"], mask)
+            forward = self.softmax.sampled_loss(hidden_forward, y["next_token_ids"], mask)
+            backward = self.softmax.sampled_loss(hidden_backward, y["previous_token_ids"], mask)
         else:
-            forward = self.softmax.full_loss(y_pred["forward"], y["next_token_ids"], mask)
-            backward = self.softmax.full_loss(y_pred["backward"], y["previous_token_ids"], mask)
+            forward = self.softmax.full_loss(hidden_forward, y["next_token_ids"], mask)
+            backward = self.softmax.full_loss(hidden_backward, y["previous_token_ids"], mask)
         self.forward_loss_tracker.update_state(forward)
         self.backward_loss_tracker.update_state(backward)
         loss = 0.5 * (forward + backward)
         regularization = self.losses
         if regularization:
             loss = loss + ops.sum(ops.stack(regularization))
-        return loss
+        # Keras sums the replicas' gradients: a per-replica mean loss must be divided by the
+        # number of replicas (Keras' own Loss classes do this; an overridden compute_loss must).
+        return scale_loss_for_replicas(loss)
 
     @property
     def metrics(self):

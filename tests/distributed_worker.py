@@ -40,12 +40,8 @@ def _trainer_classes():
 
     from elmo_lib import bilm, distribute
 
-    class ScaledTrainer(bilm.BiLMTrainer):
-        """The proposed bilm.py fix: the per-replica mean loss divided by the replica count."""
-
-        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-            loss = super().compute_loss(x, y, y_pred, sample_weight, training=training)
-            return distribute.scale_loss_for_replicas(loss)
+    # BiLMTrainer.compute_loss divides its per-replica mean loss by the replica count itself.
+    ScaledTrainer = bilm.BiLMTrainer
 
     class ClipAfterSumTrainer(ScaledTrainer):
         """The proposed clipping fix: clip the summed gradient (optimizer without clipnorm)."""

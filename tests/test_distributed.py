@@ -19,9 +19,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from keras import ops
 
-from elmo_lib import bilm, data, distribute, layers, text
+from elmo_lib import bilm, data, distribute, text
 
 WORKER = pathlib.Path(__file__).with_name("distributed_worker.py")
 TOLERANCE = 1e-5
@@ -59,12 +58,8 @@ def test_distributed_mirrored_step_equals_single_device(mirrored_report):
 
 
 def test_distributed_mirrored_bilm_trainer_as_shipped(mirrored_report):
-    """The library's own BiLMTrainer under MirroredStrategy (no test-side fix)."""
+    """The library's own BiLMTrainer under MirroredStrategy: same step as on one device."""
     case = mirrored_report["cases"]["BiLMTrainer"]
-    if abs(case["update_norm_ratio"] - 2.0) < 1e-3:
-        pytest.xfail("bilm.BiLMTrainer.compute_loss does not divide by the number of replicas: "
-                     "with 2 replicas the update (and the logged loss) is 2x the single-device "
-                     "one. Fix: return distribute.scale_loss_for_replicas(loss)")
     _assert_same_step(case)
     assert abs(case["single_logs"]["loss"] - case["mirrored_logs"]["loss"]) < TOLERANCE
 
@@ -252,23 +247,6 @@ def test_distributed_global_norm_counts_repeated_rows():
 
 
 # ----------------------------------------------------------------------- mixed precision
-class Float32Softmax(layers.LMSoftmax):
-    """The proposed layers.py change: the softmax and its losses in float32."""
-
-    def sampled_loss(self, hidden, labels, mask=None):
-        return super().sampled_loss(ops.cast(hidden, "float32"), labels, mask)
-
-    def full_loss(self, hidden, labels, mask=None):
-        return super().full_loss(ops.cast(hidden, "float32"), labels, mask)
-
-
-class Float32SoftmaxTrainer(bilm.BiLMTrainer):
-    def __init__(self, config, seed=None, **kwargs):
-        super().__init__(config, seed=seed, **kwargs)
-        self.softmax = Float32Softmax(config.vocab_size, config.num_sampled, seed=seed,
-                                       dtype="float32", name="softmax")
-
-
 def _mixed_step(trainer_class, precision: str) -> dict:
     config = bilm.BiLMConfig.tiny(vocab_size=32, num_sampled=8, unroll_steps=5, batch_size=4,
                                   n_layers=1)
@@ -298,23 +276,11 @@ def _assert_float32_loss(result: dict) -> None:
     assert all(np.isfinite(v) for v in result["logs"].values())
 
 
-def test_distributed_mixed_bfloat16_step_with_float32_softmax():
-    """The proposed change (float32 softmax, hidden cast to float32): a mixed_bfloat16 step runs
-    and its loss is float32 and finite."""
-    _assert_float32_loss(_mixed_step(Float32SoftmaxTrainer, "mixed_bfloat16"))
+def test_distributed_mixed_bfloat16_step_keeps_the_loss_float32():
+    """Under mixed_bfloat16 the trainer's softmax runs in float32 (hidden states are cast to
+    float32 before it): the step runs and its loss is float32 and finite."""
+    _assert_float32_loss(_mixed_step(bilm.BiLMTrainer, "mixed_bfloat16"))
     assert keras.config.dtype_policy().name == "float32"  # precision_scope restored it
-
-
-def test_distributed_mixed_bfloat16_step_as_shipped():
-    try:
-        result = _mixed_step(bilm.BiLMTrainer, "mixed_bfloat16")
-    except TypeError as error:
-        if "bfloat16" not in str(error):
-            raise
-        pytest.xfail("layers.LMSoftmax.sampled_loss multiplies bfloat16 hidden states by its "
-                     "float32 kernel (TypeError). Fix: LMSoftmax(dtype='float32') in BiLMTrainer "
-                     "and cast `hidden` to float32 in sampled_loss/full_loss")
-    _assert_float32_loss(result)
 
 
 def test_distributed_set_precision_validates():
