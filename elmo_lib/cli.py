@@ -1,0 +1,209 @@
+"""The ``elmo-lib`` command: ``train`` a biLM, ``evaluate`` its perplexity, ``embed`` a text file.
+
+    elmo-lib train --preset cpu --minutes 60 --output runs/cpu_wikitext2
+    elmo-lib evaluate --model runs/cpu_wikitext2 --split test
+    elmo-lib embed sentences.txt vectors.hdf5 --model runs/cpu_wikitext2 --average
+
+Corpora are WikiText-2 (``--dataset wikitext-2``, found through ``ELMO_DATA_DIR``) or plain text
+files with one whitespace-tokenized sentence per line (``--train-file``/``--valid-file``/``--file``).
+Also runs as ``python -m elmo_lib.cli``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import sys
+import time
+from collections.abc import Sequence
+
+PRESETS = ("tiny", "cpu", "small", "original")
+DATASETS = ("wikitext-2",)
+# Command-line flag -> BiLMConfig field, for the overrides of `train`.
+_OVERRIDES = {"lstm_dim": int, "projection_dim": int, "n_layers": int, "batch_size": int,
+              "unroll_steps": int, "num_sampled": int, "learning_rate": float, "dropout": float,
+              "clip_norm": float}
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, received {value}")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, received {value}")
+    return number
+
+
+def read_sentences(path: str | os.PathLike) -> list[list[str]]:
+    """One whitespace-tokenized sentence per line of a UTF-8 file (blank lines are skipped)."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    lines = path.read_text(encoding="utf-8").split("\n")
+    return [line.split() for line in lines if line.strip()]
+
+
+def _corpus(dataset: str | None, file: str | None, split: str) -> list[list[str]]:
+    if file:
+        return read_sentences(file)
+    from elmo_lib import data  # lazy: keeps `--help` fast
+    if dataset == "wikitext-2":
+        return data.load_wikitext2(split)
+    raise ValueError(f"unknown dataset {dataset!r}; choose from {DATASETS} or pass a file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="elmo-lib", description="Train, evaluate and use ELMo biLMs (elmo_lib).",
+        epilog="Run `elmo-lib COMMAND --help` for the options of a command.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    train = commands.add_parser("train", help="train a biLM language model",
+                                description="Train a biLM; resumes if OUTPUT has a backup/.")
+    source = train.add_argument_group("data")
+    source.add_argument("--dataset", default="wikitext-2", choices=DATASETS,
+                        help="registered corpus (default: %(default)s)")
+    source.add_argument("--train-file", help="text file (one tokenized sentence per line) "
+                        "instead of --dataset")
+    source.add_argument("--valid-file", help="validation text file (with --train-file)")
+    source.add_argument("--max-vocab", type=_positive_int,
+                        help="cap the vocabulary (most frequent tokens, specials included)")
+    model = train.add_argument_group("model (a preset, then overrides)")
+    model.add_argument("--preset", default="cpu", choices=PRESETS,
+                       help="BiLMConfig preset (default: %(default)s)")
+    for name, kind in _OVERRIDES.items():
+        model.add_argument("--" + name.replace("_", "-"), type=kind, dest=name,
+                           help=f"override config.{name}")
+    fit = train.add_argument_group("training")
+    fit.add_argument("--output", required=True, help="run directory (config, vocab, weights, history)")
+    fit.add_argument("--epochs", type=_positive_int, default=10, help="maximum epochs (default: 10)")
+    fit.add_argument("--steps-per-epoch", type=_positive_int,
+                     help="batches per epoch (default: one pass over the training data)")
+    fit.add_argument("--validation-steps", type=_positive_int,
+                     help="batches per validation (default: all)")
+    fit.add_argument("--minutes", type=_positive_float, help="wall-clock time budget")
+    fit.add_argument("--patience", type=_positive_int, default=3,
+                     help="early-stopping patience in epochs (default: 3)")
+    fit.add_argument("--optimizer", default="adam", choices=("adam", "adagrad"))
+    fit.add_argument("--schedule", default="constant", choices=("constant", "cosine", "time_cosine"),
+                     help="learning-rate schedule: cosine decays over epochs x steps, "
+                     "time_cosine over --minutes")
+    fit.add_argument("--warmup-steps", type=int, default=0, help="warm-up steps (cosine only)")
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--no-jit", action="store_true", help="do not XLA-compile the train step")
+    fit.add_argument("--log-every", type=_positive_int, help="print loss every N steps")
+    fit.add_argument("--no-test", action="store_true",
+                     help="skip the final full-softmax perplexity on valid and test")
+    fit.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
+                     help="0 silent, 1 progress bar, 2 one line per epoch")
+
+    evaluate = commands.add_parser("evaluate", help="full-softmax perplexity of a trained biLM")
+    evaluate.add_argument("--model", required=True, help="run directory written by `train`")
+    evaluate.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    evaluate.add_argument("--dataset", default="wikitext-2", choices=DATASETS)
+    evaluate.add_argument("--file", help="text file to evaluate instead of --dataset/--split")
+    evaluate.add_argument("--steps", type=_positive_int, help="only the first N batches")
+
+    embed = commands.add_parser("embed", help="ELMo vectors of a text file into HDF5",
+                                description="One tokenized sentence per line in INPUT; writes "
+                                "the ELMo vectors of each sentence to OUTPUT (HDF5).")
+    embed.add_argument("input", metavar="INPUT.txt")
+    embed.add_argument("output", metavar="OUTPUT.hdf5")
+    embed.add_argument("--model", required=True, help="run directory or saved encoder")
+    layers = embed.add_mutually_exclusive_group()
+    for flag, mode in (("--all", "all"), ("--top", "top"), ("--average", "average")):
+        layers.add_argument(flag, dest="output_layer", action="store_const", const=mode,
+                            help=f"output_layer={mode!r}" + (" (default)" if mode == "all" else ""))
+    embed.add_argument("--batch-size", type=_positive_int, default=64)
+    embed.set_defaults(output_layer="all")
+    return parser
+
+
+def _train(args, parser) -> dict:
+    from elmo_lib import bilm, text, train  # lazy: TensorFlow loads only for real work
+
+    if args.valid_file and not args.train_file:
+        parser.error("--valid-file needs --train-file")
+    train_sentences = _corpus(args.dataset, args.train_file, "train")
+    if args.train_file:
+        valid_sentences = read_sentences(args.valid_file) if args.valid_file else None
+    else:
+        valid_sentences = _corpus(args.dataset, None, "valid")
+    vocab = text.Vocabulary.from_corpus(train_sentences, max_size=args.max_vocab)
+    overrides = {k: getattr(args, k) for k in _OVERRIDES if getattr(args, k) is not None}
+    config = getattr(bilm.BiLMConfig, args.preset)(**{**overrides, "vocab_size": len(vocab)})
+    print(f"config: {json.dumps(config.to_dict())}", flush=True)
+    start = time.monotonic()
+    trainer, history = train.train_bilm(
+        config, train_sentences, valid_sentences, vocab=vocab, output_dir=args.output,
+        epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+        validation_steps=args.validation_steps, jit_compile=not args.no_jit, seed=args.seed,
+        patience=args.patience, time_budget_minutes=args.minutes, optimizer=args.optimizer,
+        schedule=args.schedule, warmup_steps=args.warmup_steps, log_every=args.log_every,
+        verbose=args.verbose)
+    records = history["epochs"]
+    summary = {"output": str(args.output), "stopped_by": history["stopped_by"],
+               "epochs": len(records), "fit_seconds": round(time.monotonic() - start, 1),
+               "train_seconds": round(records[-1]["elapsed_seconds"], 1) if records else 0.0}
+    if records:
+        rates = [r["tokens_per_second"] for r in records]
+        summary["tokens_per_second"] = round(sum(rates) / len(rates), 1)
+    if not args.no_test:
+        splits = {"valid": valid_sentences}
+        if not args.train_file:
+            splits["test"] = _corpus(args.dataset, None, "test")
+        for split, sentences in splits.items():
+            if sentences:
+                summary[split] = train.evaluate_perplexity(trainer, sentences, vocab=vocab,
+                                                           verbose=args.verbose)
+        (pathlib.Path(args.output) / "perplexity.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def _evaluate(args) -> dict:
+    from elmo_lib import train
+
+    trainer, vocab = train.load_trained(args.model)
+    sentences = _corpus(args.dataset, args.file, args.split)
+    result = train.evaluate_perplexity(trainer, sentences, args.steps, vocab=vocab)
+    return {"model": str(args.model), "data": args.file or f"{args.dataset}/{args.split}", **result}
+
+
+def _embed(args) -> dict:
+    from elmo_lib import elmo  # written alongside; imported only when embedding
+
+    if not pathlib.Path(args.input).is_file():
+        raise FileNotFoundError(f"{args.input}: no such file")
+    elmo.embed_file(args.input, args.output, args.model, output_layer=args.output_layer,
+                    batch_size=args.batch_size)
+    return {"input": args.input, "output": args.output, "output_layer": args.output_layer}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 on success)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "train":
+            result = _train(args, parser)
+        elif args.command == "evaluate":
+            result = _evaluate(args)
+        else:
+            result = _embed(args)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"elmo-lib {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,461 @@
+"""Train the biLM with checkpoints, resume, early stopping and a time budget; full-softmax perplexity.
+
+- :func:`train_bilm`          compile a :class:`~elmo_lib.bilm.BiLMTrainer` and ``fit`` it; writes a run dir
+- :func:`load_trained`        ``(trainer, vocab)`` back from a run dir
+- :func:`evaluate_perplexity` token-weighted full-softmax perplexity of both directions
+- :func:`sample_sentences`    sample text from the forward LM (lesson 04)
+
+A run directory holds ``config.json``, ``vocab.txt``, ``best.weights.h5`` (best ``val_loss``),
+``last.weights.h5``, ``history.json``/``history.csv`` (one row per epoch) and ``backup/`` (the
+``BackupAndRestore`` state: call :func:`train_bilm` again with the same ``output_dir`` and a killed
+run continues from its last finished epoch). Introduced in lesson 04.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import pathlib
+import time
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from elmo_lib import data, text
+from elmo_lib.bilm import BiLMConfig, BiLMTrainer
+
+CONFIG_FILE = "config.json"
+VOCAB_FILE = "vocab.txt"
+HISTORY_FILE = "history.json"
+BEST_WEIGHTS = "best.weights.h5"
+LAST_WEIGHTS = "last.weights.h5"
+BACKUP_DIR = "backup"
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training cleanly once ``minutes`` of wall-clock time have passed.
+
+    The epoch in progress ends early; Keras then still runs its validation and ``on_epoch_end``
+    (checkpoints), so the stopped run is a complete, resumable state. ``already_spent_seconds``
+    counts time from earlier (interrupted) runs of the same training.
+    """
+
+    def __init__(self, minutes: float, already_spent_seconds: float = 0.0):
+        super().__init__()
+        if not minutes > 0:
+            raise ValueError(f"`minutes` must be positive, received minutes={minutes!r}")
+        self.minutes = float(minutes)
+        self.already_spent_seconds = float(already_spent_seconds)
+        self.stopped = False
+
+    def on_train_begin(self, logs=None):
+        self.start = time.monotonic() - self.already_spent_seconds
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.monotonic() - self.start >= 60.0 * self.minutes:
+            self.stopped = True
+            self.model.stop_training = True
+
+
+class TimeCosineSchedule(keras.callbacks.Callback):
+    """Cosine learning-rate decay over a wall-clock budget: ``lr = base * (1 + cos(pi * f)) / 2``.
+
+    ``f`` is the fraction of ``minutes`` spent (over resumes, like :class:`TimeBudget`), after a
+    linear warm-up of ``warmup_steps``. On a shared or unknown machine the number of steps that fit
+    in the budget is unknown in advance; this schedule still ends at a small learning rate when the
+    budget runs out. It is not reproducible step for step (it depends on the machine's speed).
+    """
+
+    def __init__(self, base_lr: float, minutes: float, already_spent_seconds: float = 0.0,
+                 warmup_steps: int = 0, final_fraction: float = 0.02):
+        super().__init__()
+        self.base_lr, self.minutes = float(base_lr), float(minutes)
+        self.already_spent_seconds = float(already_spent_seconds)
+        self.warmup_steps, self.final_fraction = int(warmup_steps), float(final_fraction)
+
+    def on_train_begin(self, logs=None):
+        self.start = time.monotonic() - self.already_spent_seconds
+
+    def on_train_batch_begin(self, batch, logs=None):
+        spent = min((time.monotonic() - self.start) / (60.0 * self.minutes), 1.0)
+        lr = self.base_lr * (self.final_fraction + (1 - self.final_fraction)
+                             * 0.5 * (1.0 + math.cos(math.pi * spent)))
+        step = int(self.model.optimizer.iterations.numpy())
+        if step < self.warmup_steps:
+            lr *= (step + 1) / self.warmup_steps
+        self.model.optimizer.learning_rate.assign(lr)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy())
+
+
+class HistoryJSON(keras.callbacks.Callback):
+    """Append one record per epoch to ``history.json``: logs, perplexities, time, tokens/s.
+
+    On resume, records of epochs that are being redone are dropped, and ``elapsed_seconds`` carries
+    on from the last record.
+    """
+
+    def __init__(self, path: str | os.PathLike, tokens_per_step: int):
+        super().__init__()
+        self.path = pathlib.Path(path)
+        self.tokens_per_step = tokens_per_step
+        self.records = read_history(self.path)
+        self._first_epoch = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._first_epoch:
+            self.records = [r for r in self.records if r["epoch"] < epoch]
+            self._first_epoch = False
+        self.epoch_start = time.monotonic()
+        self.steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.monotonic() - self.epoch_start
+        record = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
+        for prefix in ("val_", ""):
+            for direction in ("forward", "backward"):
+                key = f"{prefix}{direction}_loss"
+                if prefix and key in record:  # only validation losses are full-softmax
+                    record[f"{prefix}{direction}_perplexity"] = math.exp(min(record[key], 50.0))
+        if "val_forward_perplexity" in record:
+            record["val_perplexity"] = 0.5 * (record["val_forward_perplexity"]
+                                              + record["val_backward_perplexity"])
+        record["steps"] = self.steps
+        record["epoch_seconds"] = seconds
+        record["tokens_per_second"] = self.steps * self.tokens_per_step / max(seconds, 1e-9)
+        previous = self.records[-1]["elapsed_seconds"] if self.records else 0.0
+        record["elapsed_seconds"] = previous + seconds
+        self.records.append(record)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.records, indent=1))
+        tmp.replace(self.path)
+
+
+class StepLogger(keras.callbacks.Callback):
+    """Print ``step, loss, tokens/s`` every ``every`` steps (progress for log files / nohup)."""
+
+    def __init__(self, every: int, tokens_per_step: int):
+        super().__init__()
+        self.every, self.tokens_per_step = every, tokens_per_step
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch, self.start, self.count = epoch, time.monotonic(), 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.count += 1
+        if self.count % self.every == 0:
+            rate = self.count * self.tokens_per_step / (time.monotonic() - self.start)
+            print(f"epoch {self.epoch + 1} step {batch + 1}: loss {float(logs['loss']):.4f}, "
+                  f"{rate:.0f} tokens/s", flush=True)
+
+
+def read_history(path: str | os.PathLike) -> list[dict]:
+    """The records of a ``history.json`` (empty list if the file does not exist)."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        return []
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from error
+
+
+def make_optimizer(config: BiLMConfig, name: str = "adam", total_steps: int | None = None,
+                   schedule: str = "constant", warmup_steps: int = 0) -> keras.optimizers.Optimizer:
+    """Adam or Adagrad (bilm-tf's choice) with global-norm clipping at ``config.clip_norm``.
+
+    ``schedule="cosine"`` decays the learning rate to 0 over ``total_steps`` after a linear
+    warm-up of ``warmup_steps``.
+    """
+    lr = config.learning_rate
+    if schedule == "cosine":
+        if not total_steps:
+            raise ValueError("schedule='cosine' needs total_steps, received "
+                             f"total_steps={total_steps!r}")
+        lr = keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup_steps else lr, decay_steps=max(total_steps - warmup_steps, 1),
+            warmup_target=lr if warmup_steps else None, warmup_steps=warmup_steps)
+    elif schedule != "constant":
+        raise ValueError(f"`schedule` must be 'constant' or 'cosine', received schedule={schedule!r}")
+    if name == "adam":
+        return keras.optimizers.Adam(lr, global_clipnorm=config.clip_norm)
+    if name == "adagrad":
+        return keras.optimizers.Adagrad(lr, initial_accumulator_value=1.0,
+                                        global_clipnorm=config.clip_norm)
+    raise ValueError(f"`optimizer` must be 'adam' or 'adagrad', received optimizer={name!r}")
+
+
+def _as_dataset(sentences_or_dataset, vocab, config: BiLMConfig, *, training: bool, seed: int):
+    """Sentences -> ``lm_dataset`` (endless and shuffled for training); datasets pass through."""
+    if isinstance(sentences_or_dataset, tf.data.Dataset):
+        return sentences_or_dataset, None
+    sentences = sentences_or_dataset
+    steps = data.lm_steps_per_epoch(sentences, config.batch_size, config.unroll_steps,
+                                    drop_remainder=training)
+    dataset = data.lm_dataset(sentences, vocab, config.batch_size, config.unroll_steps,
+                              shuffle=training, seed=seed, repeat=training,
+                              drop_remainder=training,
+                              include_char_ids=config.token_input == "chars",
+                              include_token_ids=config.token_input == "words")
+    return dataset, steps
+
+
+def build_trainer(config: BiLMConfig, *, seed: int = 0, optimizer=None, jit_compile: bool = True,
+                  strategy: tf.distribute.Strategy | None = None) -> BiLMTrainer:
+    """A built and compiled :class:`BiLMTrainer` (inside ``strategy.scope()`` if given)."""
+    scope = strategy.scope() if strategy is not None else _NullScope()
+    with scope:
+        trainer = BiLMTrainer(config, seed=seed)
+        trainer.build()
+        trainer.compile(optimizer=optimizer if optimizer is not None else make_optimizer(config),
+                        jit_compile=jit_compile)
+    return trainer
+
+
+class _NullScope:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.Vocabulary,
+               output_dir: str | os.PathLike, epochs: int = 10,
+               steps_per_epoch: int | None = None, validation_steps: int | None = None,
+               strategy: tf.distribute.Strategy | None = None, jit_compile: bool = True,
+               seed: int = 0, patience: int | None = 3, time_budget_minutes: float | None = None,
+               optimizer: str = "adam", schedule: str = "constant", warmup_steps: int = 0,
+               log_every: int | None = None, callbacks: Sequence[keras.callbacks.Callback] = (),
+               verbose: int | str = "auto") -> tuple[BiLMTrainer, dict]:
+    """Train a biLM language model and keep everything needed to use or resume it in ``output_dir``.
+
+    Args:
+        config: model and training sizes (``batch_size``, ``unroll_steps``, ``learning_rate``,
+            ``clip_norm`` are used here).
+        train_data: tokenized sentences (batched with ``elmo_lib.data.lm_dataset``) or an endless
+            ``tf.data.Dataset`` of ``lm_dataset`` batches (then give ``steps_per_epoch``).
+        valid_data: sentences or a dataset for ``val_loss`` (full softmax) after each epoch;
+            ``None`` monitors the training loss instead.
+        vocab: the output vocabulary (saved as ``vocab.txt``); ``len(vocab)`` must be
+            ``config.vocab_size``.
+        output_dir: the run directory (created). If it holds a ``backup/``, training resumes.
+        epochs: maximum number of epochs.
+        steps_per_epoch: batches per epoch (default: one pass over ``train_data`` sentences).
+        validation_steps: batches per validation (default: the whole ``valid_data``).
+        strategy: a ``tf.distribute`` strategy; the model is built and compiled in its scope.
+        jit_compile: XLA-compile the train/eval steps.
+        seed: weights, dropout, candidate sampling and shuffling seed.
+        patience: early-stopping patience in epochs on the monitored loss (``None``: off).
+        time_budget_minutes: stop cleanly after this much training time (over resumes).
+        optimizer: ``"adam"`` or ``"adagrad"``.
+        schedule: ``"constant"``, ``"cosine"`` (to 0 over ``epochs * steps_per_epoch``) or
+            ``"time_cosine"`` (over ``time_budget_minutes``, see :class:`TimeCosineSchedule`).
+        warmup_steps: linear learning-rate warm-up for the cosine schedules.
+        log_every: also print loss and tokens/s every this many steps.
+        callbacks: extra Keras callbacks.
+        verbose: ``fit`` verbosity (1 = progress bar, 2 = one line per epoch).
+
+    Returns:
+        ``(trainer, history)``: the trainer with the best weights loaded and the per-epoch records
+        of ``history.json`` (a list of dicts) under ``history["epochs"]``, plus ``"stopped_by"``.
+
+    Example:
+        >>> vocab = text.Vocabulary.from_corpus(sentences)
+        >>> config = BiLMConfig.tiny(vocab_size=len(vocab))
+        >>> trainer, history = train_bilm(config, sentences, vocab=vocab, output_dir="runs/t",
+        ...                               epochs=2)
+    """
+    if len(vocab) != config.vocab_size:
+        raise ValueError(f"config.vocab_size={config.vocab_size} but the vocabulary has "
+                         f"{len(vocab)} tokens")
+    out = pathlib.Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(seed)
+    train_ds, default_steps = _as_dataset(train_data, vocab, config, training=True, seed=seed)
+    steps_per_epoch = steps_per_epoch or default_steps
+    if steps_per_epoch is None:
+        raise ValueError("`steps_per_epoch` is required when `train_data` is a tf.data.Dataset")
+    valid_ds = None
+    if valid_data is not None:
+        valid_ds, _ = _as_dataset(valid_data, vocab, config, training=False, seed=seed)
+
+    (out / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=1))
+    vocab.save(out / VOCAB_FILE)
+    history_path = out / HISTORY_FILE
+    previous = read_history(history_path) if (out / BACKUP_DIR).exists() else []
+    if not previous and history_path.exists():
+        history_path.unlink()  # a fresh run: don't mix in records of an older one
+
+    monitor = "val_loss" if valid_ds is not None else "loss"
+    best_so_far = min((r[monitor] for r in previous if monitor in r), default=None)
+    tokens_per_step = config.batch_size * config.unroll_steps
+    budget = (TimeBudget(time_budget_minutes,
+                         previous[-1]["elapsed_seconds"] if previous else 0.0)
+              if time_budget_minutes else None)
+    time_schedule = None
+    if schedule == "time_cosine":
+        if not time_budget_minutes:
+            raise ValueError("schedule='time_cosine' needs time_budget_minutes")
+        time_schedule = TimeCosineSchedule(config.learning_rate, time_budget_minutes,
+                                           budget.already_spent_seconds, warmup_steps)
+    early = (keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, mode="min")
+             if patience is not None else None)
+    all_callbacks = [
+        *([time_schedule] if time_schedule is not None else []),
+        keras.callbacks.BackupAndRestore(str(out / BACKUP_DIR), double_checkpoint=True,
+                                         delete_checkpoint=False),
+        keras.callbacks.ModelCheckpoint(str(out / BEST_WEIGHTS), monitor=monitor, mode="min",
+                                        save_best_only=True, save_weights_only=True,
+                                        initial_value_threshold=best_so_far),
+        HistoryJSON(history_path, tokens_per_step),
+        keras.callbacks.CSVLogger(str(out / "history.csv"), append=bool(previous)),
+        *(c for c in (early, budget) if c is not None),
+        *([StepLogger(log_every, tokens_per_step)] if log_every else []),
+        *callbacks,
+    ]
+    trainer = build_trainer(
+        config, seed=seed, jit_compile=jit_compile, strategy=strategy,
+        optimizer=make_optimizer(config, optimizer, epochs * steps_per_epoch,
+                                 "constant" if schedule == "time_cosine" else schedule,
+                                 warmup_steps))
+    trainer.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                validation_data=valid_ds, validation_steps=validation_steps,
+                callbacks=all_callbacks, verbose=verbose)
+    trainer.save_weights(out / LAST_WEIGHTS)
+    if (out / BEST_WEIGHTS).exists():
+        trainer.load_weights(out / BEST_WEIGHTS)
+    records = read_history(history_path)
+    stopped_by = ("time_budget" if budget is not None and budget.stopped else
+                  "early_stopping" if early is not None and early.stopped_epoch > 0 else "epochs")
+    return trainer, {"epochs": records, "stopped_by": stopped_by}
+
+
+def load_trained(output_dir: str | os.PathLike, *, weights: str = BEST_WEIGHTS,
+                 jit_compile: bool = False) -> tuple[BiLMTrainer, text.Vocabulary]:
+    """``(trainer, vocab)`` from a run directory written by :func:`train_bilm`.
+
+    Raises:
+        FileNotFoundError: a needed file is missing (the message names it).
+        ValueError: a file exists but cannot be read (the message names it).
+    """
+    out = pathlib.Path(output_dir)
+    paths = {name: out / name for name in (CONFIG_FILE, VOCAB_FILE, weights)}
+    if weights == BEST_WEIGHTS and not paths[weights].exists() and (out / LAST_WEIGHTS).exists():
+        paths[weights] = out / LAST_WEIGHTS
+    for path in paths.values():
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found: is {out} a run directory of train_bilm?")
+    try:
+        config = BiLMConfig.from_dict(json.loads(paths[CONFIG_FILE].read_text()))
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{paths[CONFIG_FILE]}: not a valid BiLMConfig ({error})") from error
+    vocab = text.Vocabulary.load(paths[VOCAB_FILE])
+    trainer = build_trainer(config, jit_compile=jit_compile)
+    trainer.optimizer.build(trainer.trainable_variables)  # the file holds the optimizer state too
+    try:
+        trainer.load_weights(paths[weights])
+    except Exception as error:  # h5py raises OSError, Keras ValueError: name the file either way
+        raise ValueError(f"cannot load weights from {paths[weights]}: corrupt or from another "
+                         f"model ({type(error).__name__}: {error})") from error
+    return trainer, vocab
+
+
+def _loss_sums(trainer: BiLMTrainer):
+    @tf.function(jit_compile=False)
+    def sums(x, y):
+        hidden = trainer(x, training=False)
+        weights = tf.cast(y["mask"], tf.float32)
+        out = {"tokens": tf.reduce_sum(weights)}
+        for direction, key in (("forward", "next_token_ids"), ("backward", "previous_token_ids")):
+            logits = trainer.softmax(hidden[direction])
+            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
+                tf.cast(y[key], tf.int32), logits)
+            out[direction] = tf.reduce_sum(losses * weights)
+        return out
+    return sums
+
+
+def evaluate_perplexity(trainer: BiLMTrainer, dataset, steps: int | None = None, *,
+                        vocab: text.Vocabulary | None = None, verbose: int = 1) -> dict:
+    """Full-softmax perplexity of both directions, weighted by tokens.
+
+    ``perplexity = exp(sum of token losses / number of real tokens)`` over the whole dataset (not a
+    mean of batch means), per direction. ``mean`` is the arithmetic mean of the forward and
+    backward perplexities, ``geometric_mean`` ``exp`` of the mean of their losses.
+
+    Args:
+        trainer: a :class:`BiLMTrainer`.
+        dataset: ``lm_dataset`` batches, or tokenized sentences (then ``vocab`` is needed; every
+            window is kept, the last one padded).
+        steps: stop after this many batches (default: the whole, finite, dataset).
+        vocab: the vocabulary, when ``dataset`` is sentences.
+        verbose: 1 shows a progress bar.
+
+    Returns:
+        dict ``forward``, ``backward``, ``mean``, ``geometric_mean`` (perplexities),
+        ``forward_loss``, ``backward_loss`` (nats per token) and ``tokens``.
+    """
+    if not isinstance(dataset, tf.data.Dataset):
+        if vocab is None:
+            raise ValueError("evaluate_perplexity needs `vocab` when `dataset` is sentences")
+        dataset, total = _as_dataset(dataset, vocab, trainer.config, training=False, seed=0)
+        steps = steps if steps is not None else total
+    sums = _loss_sums(trainer)
+    totals = {"forward": 0.0, "backward": 0.0, "tokens": 0.0}
+    bar = keras.utils.Progbar(steps, unit_name="batch") if verbose else None
+    for i, (x, y) in enumerate(dataset):
+        if steps is not None and i >= steps:
+            break
+        for key, value in sums(x, y).items():
+            totals[key] += float(value)
+        if bar is not None:
+            bar.update(i + 1)
+    if totals["tokens"] == 0:
+        raise ValueError("evaluate_perplexity: the dataset has no real tokens (mask is all 0)")
+    result = {"tokens": int(totals["tokens"])}
+    for direction in ("forward", "backward"):
+        loss = totals[direction] / totals["tokens"]
+        result[f"{direction}_loss"] = loss
+        result[direction] = math.exp(loss)
+    result["mean"] = 0.5 * (result["forward"] + result["backward"])
+    result["geometric_mean"] = math.exp(0.5 * (result["forward_loss"] + result["backward_loss"]))
+    return result
+
+
+def sample_sentences(trainer: BiLMTrainer, vocab: text.Vocabulary, prefix: Sequence[str],
+                     n_tokens: int = 20, temperature: float = 1.0, n_samples: int = 1,
+                     seed: int = 0) -> list[list[str]]:
+    """Continue ``prefix`` with the forward LM, sampling from the full softmax.
+
+    The char ids of each sampled token are built from its spelling (the model reads characters).
+    Sampling stops at ``</S>``. ``<S>`` is prepended to the prefix.
+    """
+    if not temperature > 0:
+        raise ValueError(f"`temperature` must be positive, received temperature={temperature!r}")
+    rng = np.random.default_rng(seed)
+    samples = []
+    for _ in range(n_samples):
+        tokens = [text.BOS_TOKEN, *prefix]
+        for _ in range(n_tokens):
+            if trainer.config.token_input == "chars":
+                x = {"char_ids": text.char_ids([tokens], trainer.config.max_characters_per_token)}
+            else:
+                x = {"token_ids": vocab.encode(tokens)[None, :]}
+            hidden = trainer(x, training=False)["forward"][:, -1]
+            logits = keras.ops.convert_to_numpy(trainer.softmax(hidden))[0] / temperature
+            probs = np.exp(logits - logits.max())
+            token = vocab.id_to_token(int(rng.choice(len(probs), p=probs / probs.sum())))
+            if token == text.EOS_TOKEN:
+                break
+            tokens.append(token)
+        samples.append(tokens[1:])
+    return samples
