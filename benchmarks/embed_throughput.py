@@ -3,8 +3,10 @@
 Builds a preset (``small`` by default: the published elmo_2x1024_128_2048cnn_1xhighway sizes) with
 random weights, embeds a batch of synthetic sentences repeatedly, and prints ONE JSON line: tokens/s
 (median and best batch), the time of the char CNN (fast path and the plain full-width computation)
-and of the LSTMs measured separately, the float32 GEMM rate of ``tf.matmul`` in the same process,
-and machine info (including the load average: other processes on the machine skew timings).
+and of the LSTMs measured separately, the end-to-end rate of ``embed_file`` on a synthetic file
+(which computes the char CNN once per distinct token of the file, so it is faster than the
+per-batch encoder), the float32 GEMM rate of ``tf.matmul`` in the same process, and machine info
+(including the load average: other processes on the machine skew timings).
 
     TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python benchmarks/embed_throughput.py
     .venv/bin/python benchmarks/embed_throughput.py --preset original --batch-size 32 --threads 2
@@ -23,6 +25,7 @@ import os
 import pathlib
 import platform
 import sys
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -99,6 +102,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeats", type=int, default=10, help="timed batches")
     parser.add_argument("--distinct", action="store_true", help="every token distinct")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the per-part timings")
+    parser.add_argument("--file-sentences", type=int, default=640,
+                        help="sentences of the embed_file run (0: skip it)")
     args = parser.parse_args(argv)
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
@@ -147,7 +152,30 @@ def main(argv=None) -> dict:
             "char_cnn_seconds": round(cnn_fast, 4), "char_cnn_plain_seconds": round(cnn_plain, 4),
             "char_cnn_speedup": round(cnn_plain / cnn_fast, 2), "lstm_seconds": round(lstm, 4),
             "char_cnn_fraction": round(cnn_fast / (cnn_fast + lstm), 3),
+            # What the encoder would do with the plain char CNN (same run, same load).
+            "tokens_per_second_plain_cnn_estimate": round(
+                n_tokens / max(median - cnn_fast + cnn_plain, 1e-9), 1),
         })
+
+    if args.file_sentences:
+        # End to end: embed_file on a synthetic file (token table, batching, HDF5 writes).
+        from elmo_lib import elmo
+
+        lines = synthetic_sentences(args.file_sentences, args.tokens, args.distinct, seed=1)
+        with tempfile.TemporaryDirectory() as tmp:
+            source = pathlib.Path(tmp) / "input.txt"
+            source.write_text("".join(" ".join(s) + "\n" for s in lines), encoding="utf-8")
+            seconds = []
+            for run in range(2):  # the first run includes tracing the functions
+                start = time.perf_counter()
+                elmo.embed_file(source, pathlib.Path(tmp) / f"out{run}.h5", encoder,
+                                batch_size=args.batch_size, progress=False)
+                seconds.append(time.perf_counter() - start)
+        result.update({"embed_file_sentences": args.file_sentences,
+                       "embed_file_first_run_seconds": round(seconds[0], 2),
+                       "embed_file_seconds": round(seconds[1], 2),
+                       "embed_file_tokens_per_second": round(
+                           args.file_sentences * args.tokens / seconds[1], 1)})
 
     result.update({
         "gemm_gflops": round(gemm_gflops(), 1), "cpu": cpu_model(), "cores": os.cpu_count(),

@@ -371,23 +371,68 @@ def _length_batches(order, lengths, batch_size: int, max_tokens_per_batch: int):
 _INFERENCE_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _inference_function(encoder: bilm.BiLMEncoder):
-    """The encoder as one ``tf.function`` (traced once, reused by later calls of embed_file)."""
+def _inference_functions(encoder: bilm.BiLMEncoder):
+    """``(token_vectors, lstm_layers)`` as ``tf.function`` s, traced once per encoder.
+
+    ``token_vectors``: char ids ``[N, C]`` -> char-CNN vectors ``[N, P]``. ``lstm_layers``:
+    ``(table [V, P], rows [B, T] int, lengths [B])`` -> ``[n_layers + 1, B, T, 2P]``, the same
+    computation as ``BiLMEncoder.call`` but reading each token's vector from ``table`` (rows 0
+    and 1 are ``<S>`` and ``</S>``), so the char CNN runs once per distinct token of the file.
+    """
     if encoder not in _INFERENCE_FUNCTIONS:
-        spec = tf.TensorSpec((None, None, encoder.config.max_characters_per_token), tf.int32)
-        _INFERENCE_FUNCTIONS[encoder] = tf.function(lambda ids: encoder(ids, training=False),
-                                                    input_signature=[spec])
+        chars = encoder.config.max_characters_per_token
+        width = encoder.config.projection_dim
+
+        @tf.function(input_signature=[tf.TensorSpec((None, chars), tf.int32)])
+        def token_vectors(char_ids):
+            return encoder.token_embedder.token_vectors(char_ids)
+
+        @tf.function(input_signature=[tf.TensorSpec((None, width), tf.float32),
+                                      tf.TensorSpec((None, None), tf.int32),
+                                      tf.TensorSpec((None,), tf.int32)])
+        def lstm_layers(table, rows, lengths):
+            time = tf.shape(rows)[1]
+            positions = tf.range(time + 2)[None, :]
+            padded = tf.pad(rows, [[0, 0], [1, 1]])
+            padded = tf.where(positions == 0, 0,
+                              tf.where(positions == lengths[:, None] + 1, 1, padded))
+            model_mask = positions < lengths[:, None] + 2
+            embedded = tf.gather(table, padded) * tf.cast(model_mask, tf.float32)[..., None]
+            forward, backward = encoder.run_lstms(embedded, model_mask, training=False)
+            layers = [tf.concat([embedded, embedded], axis=-1)]
+            layers += [tf.concat([f, b], axis=-1) for f, b in zip(forward, backward)]
+            mask = tf.cast(positions[:, 1:time + 1] <= lengths[:, None], tf.float32)[..., None]
+            return tf.stack([h[:, 1:time + 1] * mask for h in layers])
+
+        _INFERENCE_FUNCTIONS[encoder] = (token_vectors, lstm_layers)
     return _INFERENCE_FUNCTIONS[encoder]
+
+
+class _TokenTable:
+    """Char-CNN vectors of every distinct token of the sentences, computed once, in chunks."""
+
+    def __init__(self, encoder: bilm.BiLMEncoder, sentences: list[list[str]], chunk: int = 4096):
+        self.token_vectors, self.lstm_layers = _inference_functions(encoder)
+        words = sorted({t for s in sentences for t in s} - {text.BOS_TOKEN, text.EOS_TOKEN})
+        self.index = {text.BOS_TOKEN: 0, text.EOS_TOKEN: 1}
+        self.index.update((word, i + 2) for i, word in enumerate(words))
+        chars = encoder.config.max_characters_per_token
+        tokens = [text.BOS_TOKEN, text.EOS_TOKEN, *words]
+        parts = [self.token_vectors(tf.constant(text.char_ids([tokens[i:i + chunk]], chars)[0]))
+                 for i in range(0, len(tokens), chunk)]
+        self.table = tf.concat(parts, axis=0)
+
+    def __call__(self, sentences: list[list[str]]) -> np.ndarray:
+        lengths = np.array([len(s) for s in sentences], np.int32)
+        rows = np.zeros((len(sentences), max(lengths, default=0)), np.int32)
+        for b, sentence in enumerate(sentences):
+            rows[b, :len(sentence)] = [self.index[t] for t in sentence]
+        return self.lstm_layers(self.table, tf.constant(rows), tf.constant(lengths)).numpy()
 
 
 def _embed_batch(run, sentences: list[list[str]]) -> np.ndarray:
     """All ELMo layers ``[n_layers + 1, B, T, 2P]`` of a batch (layer 0 = ``[x; x]``)."""
-    outputs = run(tf.constant(text.char_ids(sentences)))
-    word = outputs["word_emb"].numpy()
-    n_layers = len(outputs) - 2
-    layers = [np.concatenate([word, word], axis=-1)]
-    layers += [outputs[f"lstm_outputs{k + 1}"].numpy() for k in range(n_layers)]
-    return np.stack(layers)
+    return run(sentences)
 
 
 def _read_done(log_path: pathlib.Path) -> set[int]:
@@ -516,9 +561,9 @@ def embed_file(input_path: str | os.PathLike, output_path: str | os.PathLike, mo
     partial = output_path.with_name(output_path.name + ".partial")
     log_path = output_path.with_name(output_path.name + ".partial.done")
     handle, done = _open_partial(partial, log_path, attrs, expected_shape)
-    run = _inference_function(encoder)
     todo = [i for i in range(len(sentences)) if i not in done]
     order = sorted(todo, key=lambda i: -lengths[i])  # longest first: memory errors show early
+    run = _TokenTable(encoder, [tokens[i] for i in todo])  # the char CNN, once per type
     bar = tqdm(total=len(sentences), initial=len(done), unit="sent", disable=not progress,
                desc=f"embed {input_path.name}")
     try:
