@@ -329,7 +329,7 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
                                  warmup_steps))
     trainer.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
                 validation_data=valid_ds, validation_steps=validation_steps,
-                callbacks=all_callbacks, verbose=verbose)
+                callbacks=all_callbacks, verbose=verbose, shuffle=False)  # lm_dataset shuffles
     trainer.save_weights(out / LAST_WEIGHTS)
     if (out / BEST_WEIGHTS).exists():
         trainer.load_weights(out / BEST_WEIGHTS)

@@ -1,0 +1,83 @@
+"""elmo_lib.cli: argument parsing, and a tiny train + evaluate run through main()."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from elmo_lib import cli
+
+SENTENCES = ["the cat sat on the mat .", "a dog ran to the door .", "the cat saw the dog ."] * 12
+
+
+def test_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("train", "evaluate", "embed"):
+        assert command in out
+
+
+def test_module_help_runs():
+    result = subprocess.run([sys.executable, "-m", "elmo_lib.cli", "--help"], capture_output=True,
+                            text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "usage: elmo-lib" in result.stdout
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train"], "--output"),
+    (["train", "--output", "x", "--preset", "huge"], "invalid choice"),
+    (["train", "--output", "x", "--epochs", "0"], "positive integer"),
+    (["embed", "in.txt", "out.hdf5", "--model", "m", "--top", "--all"], "not allowed"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_arguments_give_helpful_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_embed_options_parse():
+    args = cli.build_parser().parse_args(["embed", "in.txt", "out.hdf5", "--model", "m"])
+    assert args.output_layer == "all" and args.batch_size == 64
+    args = cli.build_parser().parse_args(["embed", "in.txt", "out.hdf5", "--model", "m",
+                                          "--average"])
+    assert args.output_layer == "average"
+
+
+def test_missing_input_is_a_clear_error(tmp_path, capsys):
+    code = cli.main(["embed", str(tmp_path / "none.txt"), str(tmp_path / "o.hdf5"),
+                     "--model", str(tmp_path)])
+    assert code == 1 and "none.txt" in capsys.readouterr().err
+    code = cli.main(["evaluate", "--model", str(tmp_path), "--file", str(tmp_path / "x.txt")])
+    assert code == 1 and "config.json" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_tiny_train_then_evaluate(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
+    run = tmp_path / "run"
+    code = cli.main(["train", "--train-file", str(corpus), "--valid-file", str(corpus),
+                     "--preset", "tiny", "--lstm-dim", "8", "--batch-size", "4",
+                     "--unroll-steps", "5", "--num-sampled", "4", "--epochs", "2", "--no-jit",
+                     "--output", str(run), "--verbose", "0"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["epochs"] == 2 and summary["valid"]["tokens"] > 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["lstm_dim"] == 8 and config["batch_size"] == 4
+    assert config["vocab_size"] == len((run / "vocab.txt").read_text().split("\n")) - 1
+    assert (run / "perplexity.json").is_file() and (run / "best.weights.h5").is_file()
+
+    code = cli.main(["evaluate", "--model", str(run), "--file", str(corpus)])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["forward"] == pytest.approx(summary["valid"]["forward"], rel=1e-4)
+    assert result["mean"] == pytest.approx(0.5 * (result["forward"] + result["backward"]))

@@ -1,0 +1,202 @@
+"""elmo_lib.train: training loop, resume, checkpoints, full-softmax perplexity (tiny models)."""
+
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from elmo_lib import bilm, data, text, train
+
+WORDS = ("the cat sat on a mat . a dog ran to the red door and the cat saw it").split()
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    rng = np.random.default_rng(0)
+    # A very regular corpus (the same sentence with small variations): an LM can learn it fast.
+    sentences = [WORDS[: rng.integers(6, len(WORDS))] for _ in range(60)]
+    vocab = text.Vocabulary.from_corpus(sentences)
+    return sentences, vocab
+
+
+def tiny_config(vocab, **overrides):
+    return bilm.BiLMConfig.tiny(vocab_size=len(vocab), num_sampled=8, batch_size=4,
+                                unroll_steps=6, **overrides)
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Simulates a killed run: raises in epoch ``epoch`` after ``batches`` batches."""
+
+    def __init__(self, epoch, batches):
+        super().__init__()
+        self.epoch, self.batches = epoch, batches
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == self.epoch and batch + 1 >= self.batches:
+            raise KeyboardInterrupt("simulated interruption")
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+
+@pytest.mark.slow
+def test_loss_falls_and_run_dir_is_complete(corpus, tmp_path):
+    sentences, vocab = corpus
+    config = tiny_config(vocab)
+    trainer, history = train.train_bilm(config, sentences, sentences[:20], vocab=vocab,
+                                        output_dir=tmp_path, epochs=3, jit_compile=False,
+                                        verbose=0)
+    losses = [r["loss"] for r in history["epochs"]]
+    assert len(losses) == 3 and losses[-1] < 0.8 * losses[0], losses
+    for name in ("config.json", "vocab.txt", "history.json", "history.csv",
+                 "best.weights.h5", "last.weights.h5"):
+        assert (tmp_path / name).is_file(), name
+    record = history["epochs"][-1]
+    assert math.isclose(record["val_forward_perplexity"], math.exp(record["val_forward_loss"]))
+    assert record["tokens_per_second"] > 0 and record["elapsed_seconds"] > 0
+    loaded, loaded_vocab = train.load_trained(tmp_path)
+    assert loaded_vocab.tokens == vocab.tokens
+    assert loaded.config == config
+    best = min(history["epochs"], key=lambda r: r["val_loss"])
+    ppl = train.evaluate_perplexity(loaded, sentences[:20], vocab=vocab, verbose=0)
+    assert abs(0.5 * (ppl["forward_loss"] + ppl["backward_loss"]) - best["val_loss"]) < 0.15
+
+
+def test_uniform_model_perplexity_is_vocab_size(corpus):
+    sentences, vocab = corpus
+    trainer = train.build_trainer(tiny_config(vocab), jit_compile=False)
+    trainer.softmax.kernel.assign(np.zeros(trainer.softmax.kernel.shape, "float32"))
+    trainer.softmax.bias.assign(np.zeros(trainer.softmax.bias.shape, "float32"))
+    result = train.evaluate_perplexity(trainer, sentences, vocab=vocab, verbose=0)
+    for key in ("forward", "backward", "mean", "geometric_mean"):
+        assert result[key] == pytest.approx(len(vocab), rel=1e-5)
+    # every stream position that has a next token is scored once: N - 2 of the N stream tokens
+    assert result["tokens"] == sum(len(s) + 2 for s in sentences) - 2
+
+
+def _numpy_losses(trainer, x, y):
+    hidden = trainer(x, training=False)
+    kernel = keras.ops.convert_to_numpy(trainer.softmax.kernel).astype(np.float64)
+    bias = keras.ops.convert_to_numpy(trainer.softmax.bias).astype(np.float64)
+    out = {}
+    for direction, key in (("forward", "next_token_ids"), ("backward", "previous_token_ids")):
+        logits = keras.ops.convert_to_numpy(hidden[direction]).astype(np.float64) @ kernel.T + bias
+        top = logits.max(-1, keepdims=True)
+        log_z = np.log(np.exp(logits - top).sum(-1)) + top[..., 0]
+        labels = np.asarray(y[key])
+        true = np.take_along_axis(logits, labels[..., None], -1)[..., 0]
+        out[direction] = ((log_z - true) * np.asarray(y["mask"])).sum()
+    return out
+
+
+def test_perplexity_is_token_weighted(corpus):
+    sentences, vocab = corpus
+    config = tiny_config(vocab)
+    trainer = train.build_trainer(config, jit_compile=False)
+    bias = np.zeros(len(vocab), "float32")
+    bias[3] = 4.0  # token 3 is likely: batches predicting it have a much lower loss
+    trainer.softmax.bias.assign(bias)
+    rng = np.random.default_rng(1)
+    batches = []
+    # very different numbers of real tokens and per-token losses in the two batches
+    for real, targets in ((24, np.full((4, 6), 3)), (5, rng.integers(4, len(vocab), (4, 6)))):
+        x, y = next(iter(data.lm_dataset(sentences, vocab, 4, 6, shuffle=False)))
+        mask = np.zeros((4, 6), np.float32)
+        mask.reshape(-1)[:real] = 1.0
+        y = {**{k: v.numpy() for k, v in y.items()}, "mask": mask}
+        y["next_token_ids"] = targets.astype(np.int32)
+        batches.append(({"char_ids": x["char_ids"].numpy()}, y))
+    result = train.evaluate_perplexity(trainer, batches_dataset(batches), verbose=0)
+    sums = [_numpy_losses(trainer, x, y) for x, y in batches]
+    tokens = 24 + 5
+    assert result["tokens"] == tokens
+    for direction in ("forward", "backward"):
+        expected = math.exp(sum(s[direction] for s in sums) / tokens)
+        assert result[direction] == pytest.approx(expected, rel=1e-4)
+    batch_means = np.mean([s["forward"] / n for s, n in zip(sums, (24, 5))])
+    assert abs(result["forward_loss"] - batch_means) > 0.5  # not a mean of batch means
+    assert result["mean"] == pytest.approx(0.5 * (result["forward"] + result["backward"]))
+
+
+def batches_dataset(batches):
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_generator(
+        lambda: iter(batches),
+        output_signature=tf.nest.map_structure(
+            lambda a: tf.TensorSpec(a.shape, tf.as_dtype(a.dtype)), batches[0]))
+
+
+@pytest.mark.slow
+def test_resume_after_interruption_continues_from_saved_epoch(corpus, tmp_path):
+    sentences, vocab = corpus
+    config = tiny_config(vocab)
+    kwargs = dict(vocab=vocab, output_dir=tmp_path, epochs=3, steps_per_epoch=5,
+                  jit_compile=False, verbose=0, patience=None)
+    with pytest.raises(KeyboardInterrupt):
+        train.train_bilm(config, sentences, sentences[:20], callbacks=[Interrupt(1, 3)],
+                         **kwargs)
+    metadata = json.loads((tmp_path / "backup" / "training_metadata.json").read_text())
+    assert metadata["epoch"] == 1  # epoch 0 finished, epoch 1 was interrupted
+    assert [r["epoch"] for r in train.read_history(tmp_path / "history.json")] == [0]
+    recorder = EpochRecorder()
+    trainer, history = train.train_bilm(config, sentences, sentences[:20], callbacks=[recorder],
+                                        **kwargs)
+    assert recorder.epochs == [1, 2]
+    assert [r["epoch"] for r in history["epochs"]] == [0, 1, 2]
+    assert int(trainer.optimizer.iterations.numpy()) == 15  # 5 steps restored + 10 new
+    elapsed = [r["elapsed_seconds"] for r in history["epochs"]]
+    assert elapsed == sorted(elapsed)
+
+
+def test_time_budget_stops_cleanly(corpus, tmp_path):
+    sentences, vocab = corpus
+    trainer, history = train.train_bilm(tiny_config(vocab), sentences, sentences[:20],
+                                        vocab=vocab, output_dir=tmp_path, epochs=50,
+                                        time_budget_minutes=1e-4, jit_compile=False, verbose=0)
+    assert history["stopped_by"] == "time_budget"
+    assert len(history["epochs"]) == 1 and history["epochs"][0]["steps"] == 1
+    assert "val_loss" in history["epochs"][0]  # the stopped epoch was still validated
+    assert (tmp_path / "best.weights.h5").is_file()
+
+
+def test_missing_or_corrupt_checkpoint_names_the_file(corpus, tmp_path):
+    sentences, vocab = corpus
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        train.load_trained(tmp_path)
+    config = tiny_config(vocab)
+    (tmp_path / "config.json").write_text(json.dumps(config.to_dict()))
+    vocab.save(tmp_path / "vocab.txt")
+    with pytest.raises(FileNotFoundError, match="best.weights.h5"):
+        train.load_trained(tmp_path)
+    (tmp_path / "best.weights.h5").write_bytes(b"not an hdf5 file")
+    with pytest.raises(ValueError, match="best.weights.h5"):
+        train.load_trained(tmp_path)
+
+
+def test_vocab_size_mismatch_is_an_error(corpus, tmp_path):
+    sentences, vocab = corpus
+    with pytest.raises(ValueError, match="vocab_size"):
+        train.train_bilm(bilm.BiLMConfig.tiny(vocab_size=len(vocab) + 1), sentences, vocab=vocab,
+                         output_dir=tmp_path, epochs=1)
+
+
+def test_sample_sentences(corpus):
+    sentences, vocab = corpus
+    trainer = train.build_trainer(tiny_config(vocab), jit_compile=False)
+    samples = train.sample_sentences(trainer, vocab, ["the", "cat"], n_tokens=4, n_samples=2)
+    assert len(samples) == 2
+    for sample in samples:
+        assert sample[:2] == ["the", "cat"] and len(sample) <= 6
+        assert all(token in vocab for token in sample)
