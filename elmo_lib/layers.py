@@ -180,6 +180,9 @@ class CharCNN(keras.layers.Layer):
                              f"{self.max_characters_per_token}], received input_shape={input_shape}")
         chars = self.max_characters_per_token
         self.char_embedding.build((None, chars))
+        # Row 0 is the "no token" id: start it at zeros, as in the bilm-tf/AllenNLP layout.
+        table = self.char_embedding.embeddings
+        table.assign(ops.concatenate([ops.zeros((1, self.embedding_dim), table.dtype), table[1:]]))
         for conv in self.convolutions:
             conv.build((None, chars, self.embedding_dim))
         for highway in self.highways:
@@ -453,8 +456,10 @@ class LMSoftmax(keras.layers.Layer):
 
         Logits of the true token and of the sampled candidates are corrected by
         ``-log(expected count)``; a candidate equal to the true token ("accidental hit") is removed.
-        The estimate is biased low compared with the full softmax: it is a training loss, not a
-        perplexity (lesson 04).
+        It is not the full-softmax cross-entropy: it equals roughly the full loss shifted by
+        ``log(num_sampled * Q(target))`` and so can sit below or above it depending on
+        ``num_sampled`` (lesson 03 measures this). Use it to train, and the full softmax
+        (:meth:`full_loss`) for perplexity (lesson 04).
 
         Args:
             hidden: ``[batch, time, dim]``.
@@ -508,7 +513,9 @@ class ScalarMix(keras.layers.Layer):
     Args:
         num_layers: number of layers mixed.
         layer_norm: normalise each layer (masked mean/variance over all its non-padding values)
-            before mixing, as AllenNLP's ``do_layer_norm``.
+            before mixing, like AllenNLP's ``do_layer_norm`` but with the mean and variance taken
+            per sentence (AllenNLP pools them over the whole batch), so a sentence's vectors do
+            not depend on what else is in the batch.
         l2_coefficient: if > 0, adds ``l2_coefficient * sum(s**2)`` to the layer's losses.
         trainable_weights_fixed: if True, ``s`` and ``gamma`` are constants (a fixed average).
         initial_scalar_parameters: optional initial ``s`` (length ``num_layers``).

@@ -182,3 +182,11 @@ def test_lm_softmax_round_trips(tmp_path):
     hidden = np.random.default_rng(6).normal(size=(2, 3, 4)).astype("float32")
     check_layer(layers.LMSoftmax(vocab_size=9, num_sampled=3, name="sm"), hidden,
                 expected_params=9 * 4 + 9, tmp_path=tmp_path)
+
+
+def test_charcnn_padding_row_starts_at_zero():
+    cnn = layers.CharCNN(filters=[(1, 2)], n_highway=0, projection_dim=2, embedding_dim=3)
+    cnn.build((None, None, 50))
+    table = keras.ops.convert_to_numpy(cnn.char_embedding.embeddings)
+    np.testing.assert_array_equal(table[0], np.zeros(3))
+    assert np.abs(table[1:]).sum() > 0
