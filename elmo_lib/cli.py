@@ -152,9 +152,10 @@ def _train(args, parser) -> dict:
     summary = {"output": str(args.output), "stopped_by": history["stopped_by"],
                "epochs": len(records), "fit_seconds": round(time.monotonic() - start, 1),
                "train_seconds": round(records[-1]["elapsed_seconds"], 1) if records else 0.0}
-    if records:
-        rates = [r["tokens_per_second"] for r in records]
-        summary["tokens_per_second"] = round(sum(rates) / len(rates), 1)
+    if records:  # wall-clock rate over all epochs (validation included)
+        tokens = sum(r["steps"] for r in records) * config.batch_size * config.unroll_steps
+        summary["train_tokens"] = tokens
+        summary["tokens_per_second"] = round(tokens / sum(r["epoch_seconds"] for r in records), 1)
     if not args.no_test:
         splits = {"valid": valid_sentences}
         if not args.train_file:
