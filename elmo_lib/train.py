@@ -210,7 +210,16 @@ def _as_dataset(sentences_or_dataset, vocab, config: BiLMConfig, *, training: bo
 
 def build_trainer(config: BiLMConfig, *, seed: int = 0, optimizer=None, jit_compile: bool = True,
                   strategy: tf.distribute.Strategy | None = None) -> BiLMTrainer:
-    """A built and compiled :class:`BiLMTrainer` (inside ``strategy.scope()`` if given)."""
+    """A built and compiled :class:`BiLMTrainer` (inside ``strategy.scope()`` if given).
+
+    With several replicas in one process (``MirroredStrategy``) XLA is turned off: TF 2.21 fails
+    with "Trying to access resource ... on CPU:1 from CPU:0" when it compiles a mirrored step.
+    Several hosts (``MultiWorkerMirroredStrategy``): Keras 3.15's ``fit`` cannot reduce the
+    biLM's nested batches there (keras-team/keras#20585); train with
+    ``elmo_lib.distribute.train_loop`` instead (docs/full_size_training.md).
+    """
+    if strategy is not None and strategy.num_replicas_in_sync > 1:
+        jit_compile = False
     scope = strategy.scope() if strategy is not None else _NullScope()
     with scope:
         trainer = BiLMTrainer(config, seed=seed)
