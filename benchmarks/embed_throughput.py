@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import pathlib
-import platform
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from machine import cpu_model, gemm_gflops  # noqa: E402  (benchmarks/machine.py)
 
 from elmo_lib import bilm, text  # noqa: E402
 
@@ -67,30 +67,8 @@ def timed(function, *args, repeats: int) -> list[float]:
     return times
 
 
-def gemm_gflops(size: int = 2048, repeats: int = 10) -> float:
-    """float32 ``tf.matmul`` rate (GFLOP/s) of ``size x size`` matrices, best of 3."""
-    a, b = tf.random.normal((size, size)), tf.random.normal((size, size))
-
-    @tf.function
-    def run():
-        total = tf.zeros(())
-        for _ in tf.range(repeats):
-            total += tf.matmul(a, b)[0, 0]
-        return total
-
-    best = min(timed(run, repeats=3))
-    return 2.0 * size**3 * repeats / best / 1e9
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main(argv=None) -> dict:

@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import pathlib
-import platform
 import sys
 import time
 
@@ -29,6 +28,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from machine import cpu_model, gemm_gflops  # noqa: E402  (benchmarks/machine.py)
 
 from elmo_lib import bilm, data, text  # noqa: E402
 
@@ -61,25 +61,6 @@ def model_flops_per_token(config: bilm.BiLMConfig) -> dict[str, float]:
     return {"forward": forward, "train": 3.0 * forward, **{k: v for k, v in parts.items()}}
 
 
-def gemm_gflops(size: int = 2048, repeats: int = 20) -> float:
-    """float32 ``tf.matmul`` rate (GFLOP/s) of ``size x size`` matrices, best of 3 timings."""
-    a = tf.random.normal((size, size))
-    b = tf.random.normal((size, size))
-
-    @tf.function
-    def run(a, b):
-        acc = tf.zeros((), tf.float32)
-        for _ in tf.range(repeats):
-            acc += tf.reduce_sum(tf.matmul(a, b)[0, :1])
-        return acc
-
-    run(a, b).numpy()
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        run(a, b).numpy()
-        best = min(best, time.perf_counter() - start)
-    return 2.0 * size**3 * repeats / best / 1e9
 
 
 def synthetic_dataset(config: bilm.BiLMConfig, seed: int = 0) -> tf.data.Dataset:
@@ -113,15 +94,6 @@ def wikitext2_dataset(config: bilm.BiLMConfig) -> tuple[tf.data.Dataset, int]:
     return dataset, len(vocab)
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main(argv=None) -> dict:
