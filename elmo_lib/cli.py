@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--warmup-steps", type=int, default=0, help="warm-up steps (cosine only)")
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--no-jit", action="store_true", help="do not XLA-compile the train step")
+    fit.add_argument("--strategy", default="default", choices=("default", "mirrored"),
+                     help="tf.distribute strategy: mirrored = every GPU of this host (several "
+                     "hosts: see docs/full_size_training.md)")
     fit.add_argument("--log-every", type=_positive_int, help="print loss every N steps")
     fit.add_argument("--no-test", action="store_true",
                      help="skip the final full-softmax perplexity on valid and test")
@@ -140,11 +143,18 @@ def _train(args, parser) -> dict:
     overrides = {k: getattr(args, k) for k in _OVERRIDES if getattr(args, k) is not None}
     config = getattr(bilm.BiLMConfig, args.preset)(**{**overrides, "vocab_size": len(vocab)})
     print(f"config: {json.dumps(config.to_dict())}", flush=True)
+    strategy = None
+    if args.strategy != "default":
+        from elmo_lib import distribute
+
+        strategy = distribute.make_strategy(args.strategy)
+        print(f"strategy: {args.strategy}, {strategy.num_replicas_in_sync} replica(s)", flush=True)
     start = time.monotonic()
     trainer, history = train.train_bilm(
         config, train_sentences, valid_sentences, vocab=vocab, output_dir=args.output,
         epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
         validation_steps=args.validation_steps, jit_compile=not args.no_jit, seed=args.seed,
+        strategy=strategy,
         patience=args.patience, time_budget_minutes=args.minutes, optimizer=args.optimizer,
         schedule=args.schedule, warmup_steps=args.warmup_steps, log_every=args.log_every,
         verbose=args.verbose)

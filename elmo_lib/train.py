@@ -224,6 +224,8 @@ def build_trainer(config: BiLMConfig, *, seed: int = 0, optimizer=None, jit_comp
     with scope:
         trainer = BiLMTrainer(config, seed=seed)
         trainer.build()
+        if callable(optimizer):  # a factory: the optimizer's variables belong in the scope too
+            optimizer = optimizer()
         trainer.compile(optimizer=optimizer if optimizer is not None else make_optimizer(config),
                         jit_compile=jit_compile)
     return trainer
@@ -333,9 +335,9 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
     ]
     trainer = build_trainer(
         config, seed=seed, jit_compile=jit_compile, strategy=strategy,
-        optimizer=make_optimizer(config, optimizer, epochs * steps_per_epoch,
-                                 "constant" if schedule == "time_cosine" else schedule,
-                                 warmup_steps))
+        optimizer=lambda: make_optimizer(config, optimizer, epochs * steps_per_epoch,
+                                         "constant" if schedule == "time_cosine" else schedule,
+                                         warmup_steps))
     trainer.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
                 validation_data=valid_ds, validation_steps=validation_steps,
                 callbacks=all_callbacks, verbose=verbose, shuffle=False)  # lm_dataset shuffles
