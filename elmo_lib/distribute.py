@@ -3,7 +3,9 @@
 - :func:`make_strategy`          ``"auto" | "default" | "mirrored" | "multi_worker"`` strategies
 - :func:`scale_loss_for_replicas` divide a per-replica mean loss by the number of replicas
 - :func:`all_reduce_and_clip`    clip by the global norm of the *summed* gradient (see below)
+- :class:`ClipSummedAdam`, :class:`ClipSummedAdagrad` optimizers that clip after the all-reduce
 - :func:`train_loop`             training steps without ``fit`` (``fit`` fails on 2+ workers)
+- :func:`fit_loop`               epochs, validation, callbacks and resume without ``fit``
 - :func:`sharded_lm_dataset`     ``lm_dataset`` batches streamed from many files, sharded per worker
 - :func:`streaming_vocabulary`   a :class:`~elmo_lib.text.Vocabulary` counted file by file
 - :func:`set_precision`          ``"float32" | "mixed_float16" | "mixed_bfloat16"``
@@ -19,7 +21,9 @@ What ``fit`` does under a strategy (Keras 3.15, TensorFlow backend; read in
    logs is multiplied back (``unscale_loss_for_distribution``).
 2. ``clipnorm``/``global_clipnorm`` of the optimizer are applied to each replica's **local**
    gradient, *before* the sum: with N replicas the effective global-norm bound is up to N times the
-   one asked for. :func:`all_reduce_and_clip` clips the summed gradient instead.
+   one asked for. :func:`all_reduce_and_clip` clips the summed gradient instead, and
+   :class:`ClipSummedAdam` does it inside the optimizer (``train.train_bilm`` uses it with 2+
+   replicas).
 3. Random ops seeded from a ``keras.random.SeedGenerator`` read the same (mirrored) state on every
    replica, so the sampled-softmax candidates are the same on all replicas of a step, as with one
    device. Across *hosts* they agree only if every worker starts from the same seed (pass
@@ -145,7 +149,17 @@ def make_strategy(kind: str = "auto", devices: Sequence[str] | None = None
     if devices:
         raise ValueError("kind='multi_worker' uses the devices of each worker; `devices` must be "
                          f"None, received devices={devices!r}")
+    if not tf_config().get("cluster"):
+        raise ValueError("kind='multi_worker' reads the cluster from the TF_CONFIG environment "
+                         "variable, which is unset or has no 'cluster' (see "
+                         "docs/full_size_training.md)")
     return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def is_multi_worker(strategy: tf.distribute.Strategy | None) -> bool:
+    """True for a ``MultiWorkerMirroredStrategy`` (``fit`` cannot train under it, see
+    :func:`fit_loop`)."""
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
 def num_replicas() -> int:
@@ -238,6 +252,57 @@ def all_reduce_and_clip(gradients: Sequence, clip_norm: float | None, loss_scale
     return result
 
 
+class _ClipSummedGradients:
+    """Optimizer mixin: clip by the global norm of the gradient summed over replicas.
+
+    Keras 3.15 (``BaseOptimizer._backend_apply_gradients``) applies ``global_clipnorm`` to each
+    replica's gradient, and only then does ``TFOptimizer._backend_update_step`` sum the replicas'
+    gradients. This mixin overrides the public ``apply``: it runs :func:`all_reduce_and_clip` on
+    the replica gradients first (sum, clip the sum by its exact global norm, divide by N), then
+    hands over to the base optimizer, whose own all-reduce adds the N equal parts back into the
+    clipped sum. The result is the single-device update; the price is a second all-reduce of the
+    gradients per step. Only Keras' public optimizer API is used (``apply``/``get_config``), so the
+    model's ``train_step`` (``fit`` and :func:`train_loop`) is unchanged.
+
+    With one replica the clip is the same exact clip (``IndexedSlices`` rows merged,
+    :func:`global_norm`), not Keras' ``global_clipnorm``.
+    """
+
+    def __init__(self, *args, summed_clipnorm: float | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.clipnorm or self.global_clipnorm or self.clipvalue:
+            raise ValueError(f"{type(self).__name__} clips the summed gradient itself: give "
+                             "`summed_clipnorm`, not clipnorm/global_clipnorm/clipvalue")
+        if summed_clipnorm is not None and not summed_clipnorm > 0:
+            raise ValueError(f"`summed_clipnorm` must be positive or None, received "
+                             f"summed_clipnorm={summed_clipnorm!r}")
+        self.summed_clipnorm = summed_clipnorm
+
+    def apply(self, grads, trainable_variables=None):
+        scale = self.loss_scale_factor  # the base class divides by it after this point
+        grads = all_reduce_and_clip(list(grads), self.summed_clipnorm,
+                                    loss_scale=1.0 if scale is None else scale)
+        return super().apply(grads, trainable_variables)
+
+    def get_config(self):
+        return {**super().get_config(), "summed_clipnorm": self.summed_clipnorm}
+
+
+@keras.saving.register_keras_serializable(package="elmo_lib")
+class ClipSummedAdam(_ClipSummedGradients, keras.optimizers.Adam):
+    """``keras.optimizers.Adam`` that clips the replica-summed gradient to ``summed_clipnorm``.
+
+    Example:
+        >>> with strategy.scope():
+        ...     optimizer = ClipSummedAdam(1e-3, summed_clipnorm=10.0)
+    """
+
+
+@keras.saving.register_keras_serializable(package="elmo_lib")
+class ClipSummedAdagrad(_ClipSummedGradients, keras.optimizers.Adagrad):
+    """``keras.optimizers.Adagrad`` that clips the replica-summed gradient to ``summed_clipnorm``."""
+
+
 def train_loop(trainer: keras.Model, dataset: tf.data.Dataset, steps: int, *,
                strategy: tf.distribute.Strategy | None = None,
                log_every: int | None = None) -> list[dict[str, float]]:
@@ -280,6 +345,142 @@ def train_loop(trainer: keras.Model, dataset: tf.data.Dataset, steps: int, *,
             print(f"step {step + 1}: " + ", ".join(f"{k} {v:.4f}" for k, v in logs.items()),
                   flush=True)
     return history
+
+
+def _cross_replica_max(strategy: tf.distribute.Strategy):
+    """A function ``values -> max over every replica of every worker`` (float32 vector)."""
+
+    def gather_max(values):  # ReduceOp has only SUM and MEAN: gather, then max
+        gathered = tf.distribute.get_replica_context().all_gather(values[None], axis=0)
+        return tf.reduce_max(gathered, axis=0)
+
+    @tf.function
+    def reduce_max(values):
+        per_replica = strategy.run(gather_max, args=(values,))
+        return strategy.experimental_local_results(per_replica)[0]
+
+    return lambda values: reduce_max(tf.constant(values, tf.float32)).numpy()
+
+
+def fit_loop(trainer: keras.Model, dataset: tf.data.Dataset, *, epochs: int, steps_per_epoch: int,
+             validation_data: tf.data.Dataset | None = None, validation_steps: int | None = None,
+             callbacks: Sequence[keras.callbacks.Callback] = (),
+             backup_dir: str | os.PathLike | None = None,
+             restore_dirs: Sequence[str | os.PathLike] = (), verbose: int = 0,
+             strategy: tf.distribute.Strategy | None = None) -> dict:
+    """``fit`` for strategies where Keras' ``fit`` fails: epochs of steps, validation, callbacks,
+    and a resumable backup.
+
+    Why: Keras 3.15's ``fit``/``evaluate`` fail under ``MultiWorkerMirroredStrategy`` before the
+    first step (``_maybe_symbolic_build`` calls ``strategy.reduce("MEAN", batch)`` on the nested
+    batch, which that strategy refuses; keras-team/keras#20585). This loop calls the model's own
+    ``train_step``/``test_step`` through ``strategy.run`` (so loss scaling, clipping and metrics
+    are those of ``fit``) and drives ordinary Keras callbacks in ``fit``'s order: ``on_train_begin``,
+    per epoch ``on_epoch_begin``, per step ``on_train_batch_begin``/``_end`` (logs: the running
+    means, averaged over replicas), validation after the last step, ``on_epoch_end`` with the
+    ``val_`` logs, ``on_train_end``. ``model.stop_training`` ends the epoch after the current step,
+    as in ``fit`` (validation and ``on_epoch_end`` still run). With several workers the stop flag
+    is agreed by an all-reduce (max) after every step, so that a time budget that runs out on one
+    worker stops every worker at the same step instead of leaving the others waiting in a
+    collective.
+
+    Backup (the ``BackupAndRestore`` equivalent): a ``tf.train.CheckpointManager`` in
+    ``backup_dir`` holds the model, optimizer and the number of finished epochs, saved after each
+    epoch by every worker (into its own ``backup_dir``; TensorFlow wants every worker to save). At
+    start the newest checkpoint of ``backup_dir`` and ``restore_dirs`` (first match wins) is
+    restored and training continues with the next epoch; the workers check (all-reduce) that they
+    restored the same epoch. As with ``BackupAndRestore``, the data iterator starts afresh.
+
+    Args:
+        trainer: a compiled model built inside ``strategy.scope()``.
+        dataset: endless dataset of **global** batches.
+        epochs, steps_per_epoch: as in ``fit``.
+        validation_data: finite dataset of global batches (split evenly between replicas: build it
+            with ``drop_remainder=True`` when there are several).
+        validation_steps: at most this many validation batches (default: all).
+        callbacks: Keras callbacks (``BackupAndRestore`` is not supported here: use
+            ``backup_dir``).
+        backup_dir: where this process saves its backup (``None``: no backup, no resume).
+        restore_dirs: other directories to look for a backup in, before ``backup_dir``.
+        verbose: 1 shows Keras' progress bar.
+        strategy: default ``trainer.distribute_strategy``.
+
+    Returns:
+        ``{"initial_epoch": int, "epochs": [logs of each epoch run, with "epoch"]}``.
+    """
+    strategy = strategy or trainer.distribute_strategy
+    if any(isinstance(c, keras.callbacks.BackupAndRestore) for c in callbacks):
+        raise ValueError("fit_loop does not run keras.callbacks.BackupAndRestore: pass backup_dir")
+    with strategy.scope():
+        if not trainer.optimizer.built:
+            trainer.optimizer.build(trainer.trainable_variables)
+    several_workers = worker_info()[0] > 1 and is_multi_worker(strategy)
+    agree = _cross_replica_max(strategy)
+
+    finished = tf.Variable(0, dtype=tf.int64, trainable=False, name="finished_epochs")
+    checkpoint = tf.train.Checkpoint(model=trainer, optimizer=trainer.optimizer, epoch=finished)
+    manager = (tf.train.CheckpointManager(checkpoint, str(backup_dir), max_to_keep=2)
+               if backup_dir is not None else None)
+    candidates = [*restore_dirs, *([backup_dir] if backup_dir is not None else [])]
+    latest = next((found for d in candidates
+                   if (found := tf.train.latest_checkpoint(str(d))) is not None), None)
+    if latest is not None:
+        checkpoint.restore(latest).assert_existing_objects_matched()
+        logger.info("fit_loop: restored %s (%d finished epochs)", latest, int(finished.numpy()))
+    initial_epoch = int(finished.numpy())
+    low, high = agree([-initial_epoch, initial_epoch])
+    if -low != high:
+        raise ValueError(f"workers restored different epochs ({-low:.0f} to {high:.0f}); this "
+                         f"worker restored {latest!r}: delete the backups or make them agree")
+
+    @tf.function
+    def train_one(iterator):
+        logs = strategy.run(trainer.train_step, args=(next(iterator),))
+        return {k: strategy.reduce("MEAN", v, axis=None) for k, v in logs.items()}
+
+    @tf.function
+    def test_one(batch):
+        logs = strategy.run(trainer.test_step, args=(batch,))
+        return {k: strategy.reduce("MEAN", v, axis=None) for k, v in logs.items()}
+
+    callback_list = keras.callbacks.CallbackList(
+        list(callbacks), add_history=False, add_progbar=bool(verbose) and is_chief(),
+        model=trainer, verbose=verbose, epochs=epochs, steps=steps_per_epoch)
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    trainer.stop_training = False
+    records = []
+    callback_list.on_train_begin()
+    for epoch in range(initial_epoch, epochs):
+        trainer.reset_metrics()
+        callback_list.on_epoch_begin(epoch)
+        logs = {}
+        for step in range(steps_per_epoch):
+            callback_list.on_train_batch_begin(step)
+            logs = {k: float(v) for k, v in train_one(iterator).items()}
+            callback_list.on_train_batch_end(step, logs)
+            if several_workers:
+                trainer.stop_training = bool(agree([float(trainer.stop_training)])[0])
+            if trainer.stop_training:
+                break
+        epoch_logs = dict(logs)
+        if validation_data is not None:
+            trainer.reset_metrics()
+            val_logs = {}
+            for step, batch in enumerate(strategy.experimental_distribute_dataset(
+                    validation_data)):
+                if validation_steps is not None and step >= validation_steps:
+                    break
+                val_logs = {k: float(v) for k, v in test_one(batch).items()}
+            epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+        callback_list.on_epoch_end(epoch, epoch_logs)
+        records.append({"epoch": epoch, **epoch_logs})
+        if manager is not None:
+            finished.assign(epoch + 1)
+            manager.save(checkpoint_number=epoch + 1)
+        if trainer.stop_training:
+            break
+    callback_list.on_train_end()
+    return {"initial_epoch": initial_epoch, "epochs": records}
 
 
 # ---------------------------------------------------------------------------- mixed precision

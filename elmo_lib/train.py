@@ -24,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from elmo_lib import data, text
+from elmo_lib import data, distribute, text
 from elmo_lib.bilm import BiLMConfig, BiLMTrainer
 
 CONFIG_FILE = "config.json"
@@ -169,11 +169,19 @@ def read_history(path: str | os.PathLike) -> list[dict]:
 
 
 def make_optimizer(config: BiLMConfig, name: str = "adam", total_steps: int | None = None,
-                   schedule: str = "constant", warmup_steps: int = 0) -> keras.optimizers.Optimizer:
+                   schedule: str = "constant", warmup_steps: int = 0,
+                   replicas: int = 1) -> keras.optimizers.Optimizer:
     """Adam or Adagrad (bilm-tf's choice) with global-norm clipping at ``config.clip_norm``.
 
     ``schedule="cosine"`` decays the learning rate to 0 over ``total_steps`` after a linear
     warm-up of ``warmup_steps``.
+
+    With ``replicas > 1`` (create it inside the strategy's scope) the optimizer is
+    :class:`elmo_lib.distribute.ClipSummedAdam` / ``ClipSummedAdagrad``: it clips the gradient
+    *summed over the replicas* by its exact global norm, as one device would, instead of Keras'
+    ``global_clipnorm``, which clips each replica's gradient before the sum (up to N times looser).
+    With one replica it is Keras' ``global_clipnorm`` (unchanged; note that Keras' norm counts the
+    pieces of a repeated ``IndexedSlices`` row separately, see ``distribute.global_norm``).
     """
     lr = config.learning_rate
     if schedule == "cosine":
@@ -185,24 +193,33 @@ def make_optimizer(config: BiLMConfig, name: str = "adam", total_steps: int | No
             warmup_target=lr if warmup_steps else None, warmup_steps=warmup_steps)
     elif schedule != "constant":
         raise ValueError(f"`schedule` must be 'constant' or 'cosine', received schedule={schedule!r}")
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+        raise ValueError(f"`replicas` must be a positive int, received replicas={replicas!r}")
+    if replicas > 1:
+        clip = {"summed_clipnorm": config.clip_norm}
+        adam, adagrad = distribute.ClipSummedAdam, distribute.ClipSummedAdagrad
+    else:
+        clip = {"global_clipnorm": config.clip_norm}
+        adam, adagrad = keras.optimizers.Adam, keras.optimizers.Adagrad
     if name == "adam":
-        return keras.optimizers.Adam(lr, global_clipnorm=config.clip_norm)
+        return adam(lr, **clip)
     if name == "adagrad":
-        return keras.optimizers.Adagrad(lr, initial_accumulator_value=1.0,
-                                        global_clipnorm=config.clip_norm)
+        return adagrad(lr, initial_accumulator_value=1.0, **clip)
     raise ValueError(f"`optimizer` must be 'adam' or 'adagrad', received optimizer={name!r}")
 
 
-def _as_dataset(sentences_or_dataset, vocab, config: BiLMConfig, *, training: bool, seed: int):
+def _as_dataset(sentences_or_dataset, vocab, config: BiLMConfig, *, training: bool, seed: int,
+                drop_remainder: bool = False):
     """Sentences -> ``lm_dataset`` (endless and shuffled for training); datasets pass through."""
     if isinstance(sentences_or_dataset, tf.data.Dataset):
         return sentences_or_dataset, None
     sentences = sentences_or_dataset
+    drop_remainder = training or drop_remainder
     steps = data.lm_steps_per_epoch(sentences, config.batch_size, config.unroll_steps,
-                                    drop_remainder=training)
+                                    drop_remainder=drop_remainder)
     dataset = data.lm_dataset(sentences, vocab, config.batch_size, config.unroll_steps,
                               shuffle=training, seed=seed, repeat=training,
-                              drop_remainder=training,
+                              drop_remainder=drop_remainder,
                               include_char_ids=config.token_input == "chars",
                               include_token_ids=config.token_input == "words")
     return dataset, steps
@@ -214,9 +231,10 @@ def build_trainer(config: BiLMConfig, *, seed: int = 0, optimizer=None, jit_comp
 
     With several replicas in one process (``MirroredStrategy``) XLA is turned off: TF 2.21 fails
     with "Trying to access resource ... on CPU:1 from CPU:0" when it compiles a mirrored step.
-    Several hosts (``MultiWorkerMirroredStrategy``): Keras 3.15's ``fit`` cannot reduce the
-    biLM's nested batches there (keras-team/keras#20585); train with
-    ``elmo_lib.distribute.train_loop`` instead (docs/full_size_training.md).
+    The default optimizer is ``make_optimizer(config, replicas=...)`` (clip after the all-reduce
+    with 2+ replicas). Several hosts (``MultiWorkerMirroredStrategy``): Keras 3.15's ``fit`` cannot
+    reduce the biLM's nested batches there (keras-team/keras#20585); :func:`train_bilm` trains with
+    ``elmo_lib.distribute.fit_loop`` then (docs/full_size_training.md).
     """
     if strategy is not None and strategy.num_replicas_in_sync > 1:
         jit_compile = False
@@ -226,8 +244,10 @@ def build_trainer(config: BiLMConfig, *, seed: int = 0, optimizer=None, jit_comp
         trainer.build()
         if callable(optimizer):  # a factory: the optimizer's variables belong in the scope too
             optimizer = optimizer()
-        trainer.compile(optimizer=optimizer if optimizer is not None else make_optimizer(config),
-                        jit_compile=jit_compile)
+        if optimizer is None:
+            replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+            optimizer = make_optimizer(config, replicas=replicas)
+        trainer.compile(optimizer=optimizer, jit_compile=jit_compile)
     return trainer
 
 
@@ -246,8 +266,25 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
                seed: int = 0, patience: int | None = 3, time_budget_minutes: float | None = None,
                optimizer: str = "adam", schedule: str = "constant", warmup_steps: int = 0,
                log_every: int | None = None, callbacks: Sequence[keras.callbacks.Callback] = (),
-               verbose: int | str = "auto") -> tuple[BiLMTrainer, dict]:
+               verbose: int | str = "auto", training_loop: str = "auto"
+               ) -> tuple[BiLMTrainer, dict]:
     """Train a biLM language model and keep everything needed to use or resume it in ``output_dir``.
+
+    Distribution. With a strategy of 2+ replicas the optimizer clips the gradient summed over the
+    replicas (``make_optimizer(replicas=...)``), so a step equals the single-device step on the
+    same global batch; with one replica nothing changes. Under ``MultiWorkerMirroredStrategy``
+    (several hosts, ``TF_CONFIG``) Keras 3.15's ``fit`` fails before the first step (it reduces the
+    nested batch with ``strategy.reduce``, which that strategy refuses: keras-team/keras#20585), so
+    training runs in :func:`elmo_lib.distribute.fit_loop`: the same ``train_step``/``test_step``,
+    the same callbacks, and a ``tf.train.CheckpointManager`` backup in ``backup/`` instead of
+    ``BackupAndRestore`` (a restarted worker continues from the last finished epoch). Every worker
+    runs the same steps and callbacks (saving reads mirrored variables, and all workers must take
+    part), but only the chief (worker 0) writes into ``output_dir``; worker ``i`` writes its
+    copies into ``distribute.worker_output_dir(output_dir)`` = ``output_dir/workers/<i>``, so no
+    two processes write the same file even on a shared file system. A restarted worker restores
+    the chief's ``backup/`` if it can read it (shared storage), else its own. With several
+    replicas a validation ``sentences`` input is batched with ``drop_remainder=True`` (each replica
+    needs a full share; at most one batch of windows is left out).
 
     Args:
         config: model and training sizes (``batch_size``, ``unroll_steps``, ``learning_rate``,
@@ -274,6 +311,8 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
         log_every: also print loss and tokens/s every this many steps.
         callbacks: extra Keras callbacks.
         verbose: ``fit`` verbosity (1 = progress bar, 2 = one line per epoch).
+        training_loop: ``"fit"`` (Keras' ``fit``), ``"custom"`` (``distribute.fit_loop``) or
+            ``"auto"``: custom under ``MultiWorkerMirroredStrategy``, else fit.
 
     Returns:
         ``(trainer, history)``: the trainer with the best weights loaded and the per-epoch records
@@ -288,7 +327,20 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
     if len(vocab) != config.vocab_size:
         raise ValueError(f"config.vocab_size={config.vocab_size} but the vocabulary has "
                          f"{len(vocab)} tokens")
-    out = pathlib.Path(output_dir)
+    if training_loop not in ("auto", "fit", "custom"):
+        raise ValueError("`training_loop` must be 'auto', 'fit' or 'custom', received "
+                         f"training_loop={training_loop!r}")
+    multi_worker = distribute.is_multi_worker(strategy)
+    if training_loop == "fit" and multi_worker:
+        raise ValueError("training_loop='fit' does not work under MultiWorkerMirroredStrategy "
+                         "(keras-team/keras#20585); use 'auto' or 'custom'")
+    custom = training_loop == "custom" or (training_loop == "auto" and multi_worker)
+    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+    if replicas > 1 and config.batch_size % replicas:
+        raise ValueError(f"config.batch_size={config.batch_size} (the global batch) must be a "
+                         f"multiple of the {replicas} replicas")
+    chief_dir = pathlib.Path(output_dir)
+    out = distribute.worker_output_dir(chief_dir) if multi_worker else chief_dir
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
     train_ds, default_steps = _as_dataset(train_data, vocab, config, training=True, seed=seed)
@@ -297,7 +349,8 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
         raise ValueError("`steps_per_epoch` is required when `train_data` is a tf.data.Dataset")
     valid_ds = None
     if valid_data is not None:
-        valid_ds, _ = _as_dataset(valid_data, vocab, config, training=False, seed=seed)
+        valid_ds, _ = _as_dataset(valid_data, vocab, config, training=False, seed=seed,
+                                  drop_remainder=replicas > 1)
 
     (out / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=1))
     vocab.save(out / VOCAB_FILE)
@@ -320,10 +373,12 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
                                            budget.already_spent_seconds, warmup_steps)
     early = (keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, mode="min")
              if patience is not None else None)
+    backup = (keras.callbacks.BackupAndRestore(str(out / BACKUP_DIR), double_checkpoint=True,
+                                               delete_checkpoint=False)
+              if not custom else None)
     all_callbacks = [
         *([time_schedule] if time_schedule is not None else []),
-        keras.callbacks.BackupAndRestore(str(out / BACKUP_DIR), double_checkpoint=True,
-                                         delete_checkpoint=False),
+        *([backup] if backup is not None else []),
         keras.callbacks.ModelCheckpoint(str(out / BEST_WEIGHTS), monitor=monitor, mode="min",
                                         save_best_only=True, save_weights_only=True,
                                         initial_value_threshold=best_so_far),
@@ -337,10 +392,18 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
         config, seed=seed, jit_compile=jit_compile, strategy=strategy,
         optimizer=lambda: make_optimizer(config, optimizer, epochs * steps_per_epoch,
                                          "constant" if schedule == "time_cosine" else schedule,
-                                         warmup_steps))
-    trainer.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                validation_data=valid_ds, validation_steps=validation_steps,
-                callbacks=all_callbacks, verbose=verbose, shuffle=False)  # lm_dataset shuffles
+                                         warmup_steps, replicas=replicas))
+    if custom:
+        restore = [chief_dir / BACKUP_DIR] if out != chief_dir else []
+        distribute.fit_loop(trainer, train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                            validation_data=valid_ds, validation_steps=validation_steps,
+                            callbacks=all_callbacks, backup_dir=out / BACKUP_DIR,
+                            restore_dirs=restore, verbose=1 if verbose == "auto" else verbose,
+                            strategy=strategy)
+    else:
+        trainer.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                    validation_data=valid_ds, validation_steps=validation_steps,
+                    callbacks=all_callbacks, verbose=verbose, shuffle=False)  # lm_dataset shuffles
     trainer.save_weights(out / LAST_WEIGHTS)
     if (out / BEST_WEIGHTS).exists():
         trainer.load_weights(out / BEST_WEIGHTS)

@@ -200,3 +200,65 @@ def test_sample_sentences(corpus):
     for sample in samples:
         assert sample[:2] == ["the", "cat"] and len(sample) <= 6
         assert all(token in vocab for token in sample)
+
+
+# ---------------------------------------------- the custom loop (distribute.fit_loop) used for
+# MultiWorkerMirroredStrategy, checked here on one device against Keras' fit.
+def test_distributed_custom_loop_equals_fit(corpus, tmp_path):
+    """train_bilm(training_loop="custom") runs the same steps, validation and callbacks as fit:
+    the same per-epoch logs and the same final weights (one device, same seeds and data)."""
+    sentences, vocab = corpus
+    config = tiny_config(vocab, dropout=0.0)
+    runs = {}
+    for loop in ("fit", "custom"):
+        trainer, history = train.train_bilm(
+            config, sentences, sentences[:20], vocab=vocab, output_dir=tmp_path / loop,
+            epochs=2, steps_per_epoch=3, jit_compile=False, verbose=0, patience=None,
+            training_loop=loop)
+        runs[loop] = (trainer.get_weights(), history["epochs"])
+    (weights_fit, records_fit), (weights_custom, records_custom) = runs["fit"], runs["custom"]
+    assert [r["epoch"] for r in records_custom] == [0, 1]
+    for a, b in zip(records_fit, records_custom):
+        for key in ("loss", "forward_loss", "val_loss", "val_forward_loss", "val_backward_loss"):
+            assert b[key] == pytest.approx(a[key], abs=1e-5), key
+        assert a["steps"] == b["steps"] == 3
+    assert max(float(np.max(np.abs(a - b)))
+               for a, b in zip(weights_fit, weights_custom)) < 1e-5
+    for name in ("config.json", "vocab.txt", "history.csv", "best.weights.h5",
+                 "last.weights.h5", "backup/checkpoint"):
+        assert (tmp_path / "custom" / name).is_file(), name
+
+
+def test_distributed_custom_loop_resumes_from_backup(corpus, tmp_path):
+    """A killed custom-loop run restarts from its tf.train.CheckpointManager backup: the finished
+    epoch is not redone and the optimizer's step count carries on."""
+    sentences, vocab = corpus
+    config = tiny_config(vocab)
+    kwargs = dict(vocab=vocab, output_dir=tmp_path, epochs=3, steps_per_epoch=4,
+                  jit_compile=False, verbose=0, patience=None, training_loop="custom")
+    with pytest.raises(KeyboardInterrupt):
+        train.train_bilm(config, sentences, sentences[:20], callbacks=[Interrupt(1, 2)],
+                         **kwargs)
+    assert [r["epoch"] for r in train.read_history(tmp_path / "history.json")] == [0]
+    recorder = EpochRecorder()
+    trainer, history = train.train_bilm(config, sentences, sentences[:20], callbacks=[recorder],
+                                        **kwargs)
+    assert recorder.epochs == [1, 2]
+    assert [r["epoch"] for r in history["epochs"]] == [0, 1, 2]
+    assert int(trainer.optimizer.iterations.numpy()) == 12  # 4 restored + 8 new
+
+
+def test_distributed_custom_loop_time_budget_and_bad_arguments(corpus, tmp_path):
+    sentences, vocab = corpus
+    trainer, history = train.train_bilm(tiny_config(vocab), sentences, sentences[:20],
+                                        vocab=vocab, output_dir=tmp_path, epochs=50,
+                                        time_budget_minutes=1e-4, jit_compile=False, verbose=0,
+                                        training_loop="custom")
+    assert history["stopped_by"] == "time_budget"
+    assert len(history["epochs"]) == 1 and history["epochs"][0]["steps"] == 1
+    assert "val_loss" in history["epochs"][0]
+    with pytest.raises(ValueError, match="training_loop='loop'"):
+        train.train_bilm(tiny_config(vocab), sentences, vocab=vocab, output_dir=tmp_path,
+                         training_loop="loop")
+    with pytest.raises(ValueError, match="replicas=0"):
+        train.make_optimizer(tiny_config(vocab), replicas=0)
