@@ -211,11 +211,15 @@ def all_reduce_and_clip(gradients: Sequence, clip_norm: float | None, loss_scale
     """Clip gradients by the global norm of their sum over replicas, ready for ``apply_gradients``.
 
     In a replica context with N > 1 replicas: sum the gradients over replicas, clip the sum to
-    global norm ``clip_norm`` (as one device would), and return ``clipped / N``, because the Keras
-    optimizer sums the replicas' gradients again (a second all-reduce: the price of clipping after
-    the sum without touching Keras internals). With one replica it only clips. ``IndexedSlices``
-    stay sparse (repeated rows merged first, see :func:`global_norm`). Use it in a ``train_step``
-    with an optimizer that has **no** ``clipnorm``/``global_clipnorm`` of its own.
+    global norm ``clip_norm`` (as one device would), and return shares that the Keras optimizer's
+    own all-reduce (a second one: the price of clipping after the sum without touching Keras
+    internals) adds back into the clipped sum: ``clipped / N`` on every replica for dense
+    gradients; for ``IndexedSlices`` (kept sparse, repeated rows merged, see :func:`global_norm`)
+    the whole clipped sum on replica 0 and no rows on the others. An ``IndexedSlices`` all-reduce
+    concatenates rows, and Keras' Adam/Adagrad square ``IndexedSlices`` values row by row, so N
+    copies of ``c / N`` would add ``N (c / N)**2`` to the second moment instead of ``c**2``. With
+    one replica it only clips (and merges repeated rows). Use it in a ``train_step`` or an
+    optimizer's ``apply`` (:class:`ClipSummedAdam`) with **no** ``clipnorm``/``global_clipnorm``.
 
     Args:
         gradients: list of gradient tensors (or ``IndexedSlices``, or ``None``).
@@ -242,11 +246,18 @@ def all_reduce_and_clip(gradients: Sequence, clip_norm: float | None, loss_scale
         norm = global_norm(values)
         # min(1, bound / norm), NaN if the norm is not finite (as tf.clip_by_global_norm)
         factor = factor * tf.minimum(1.0, bound / norm) + (norm - norm)
+    sparse_factor, first = factor, None
+    if distributed:
+        sparse_factor = factor * replicas  # the whole sum, on replica 0 only
+        first = tf.equal(context.replica_id_in_sync_group, 0)
     result = list(gradients)
     for i, g in zip(positions, values):
         if isinstance(g, tf.IndexedSlices):
-            result[i] = tf.IndexedSlices(g.values * tf.cast(factor, g.values.dtype), g.indices,
-                                         g.dense_shape)
+            g_values, g_indices = g.values * tf.cast(sparse_factor, g.values.dtype), g.indices
+            if first is not None:
+                rows = tf.where(first, tf.shape(g_indices)[0], 0)
+                g_values, g_indices = g_values[:rows], g_indices[:rows]
+            result[i] = tf.IndexedSlices(g_values, g_indices, g.dense_shape)
         else:
             result[i] = g * tf.cast(factor, g.dtype)
     return result

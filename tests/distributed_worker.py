@@ -2,6 +2,7 @@
 initialises them, so each scenario runs in a fresh process and writes a JSON report).
 
     python tests/distributed_worker.py mirrored OUT.json [--cases scaled,clip,jit]
+    python tests/distributed_worker.py train_bilm_clip OUT.npz
     python tests/distributed_worker.py multi_worker OUT.json --index I --ports P0,P1 --corpus GLOB
 """
 
@@ -143,6 +144,74 @@ def run_mirrored(out: pathlib.Path, cases: set[str]) -> None:
     out.write_text(json.dumps(report, indent=1))
 
 
+def _key(variable) -> str:
+    """The variable's path without the model's (auto-numbered) name."""
+    return variable.path.split("/", 1)[1]
+
+
+def run_train_bilm_clip(out: pathlib.Path) -> None:
+    """One ``train_bilm`` step under MirroredStrategy on 2 logical CPUs, with a clip norm small
+    enough to be active and Adagrad (whose update depends on the gradient's scale, unlike Adam's
+    first step). Saves the initial and updated weights and, for the test's own NumPy reference,
+    the single-device gradients (dense) of each replica's half batch and of the whole batch."""
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import tempfile
+
+    import keras
+
+    from elmo_lib import bilm, distribute, text, train
+
+    seed, clip_norm, learning_rate = 3, 0.05, 0.5
+    config = bilm.BiLMConfig.tiny(vocab_size=64, num_sampled=16, unroll_steps=6, batch_size=8,
+                                  dropout=0.0, clip_norm=clip_norm, learning_rate=learning_rate)
+    vocab = text.Vocabulary([*text.SPECIAL_TOKENS, *(f"w{i}" for i in range(3, 64))])
+    batch = _batch(config, config.batch_size)
+    strategy = distribute.make_strategy("mirrored", ["/cpu:0", "/cpu:1"])
+
+    class Capture(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.initial = {_key(v): v.numpy() for v in self.model.trainable_weights}
+            self.optimizer = type(self.model.optimizer).__name__
+
+    capture = Capture()
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer, _ = train.train_bilm(
+            config, tf.data.Dataset.from_tensors(batch).repeat(), vocab=vocab,
+            output_dir=run_dir, epochs=1, steps_per_epoch=1, strategy=strategy,
+            optimizer="adagrad", jit_compile=False, seed=seed, patience=None, verbose=0,
+            callbacks=[capture])
+    updated = {_key(v): v.numpy() for v in trainer.trainable_weights}
+
+    def dense_gradients(x, y, scale):
+        # A fresh single-device trainer with the same seed draws the same candidates.
+        reference = bilm.BiLMTrainer(config, seed=seed)
+        reference.build()
+        for variable in reference.trainable_weights:
+            variable.assign(capture.initial[_key(variable)])
+        with tf.GradientTape() as tape:
+            y_pred = reference(x, training=True)
+            loss = reference.compute_loss(x, y, y_pred, training=True) * scale
+        grads = tape.gradient(loss, reference.trainable_weights)
+        return {_key(v): tf.convert_to_tensor(g).numpy()
+                for v, g in zip(reference.trainable_weights, grads)}
+
+    half = config.batch_size // 2
+    parts = [dense_gradients(*[{k: v[i * half:(i + 1) * half] for k, v in d.items()}
+                               for d in batch], 0.5) for i in range(2)]
+    full = dense_gradients(*batch, 1.0)
+    arrays = {"meta/clip_norm": clip_norm, "meta/learning_rate": learning_rate,
+              "meta/replicas": strategy.num_replicas_in_sync}
+    for path in updated:
+        arrays[f"initial/{path}"] = capture.initial[path]
+        arrays[f"updated/{path}"] = updated[path]
+        arrays[f"grad_replica0/{path}"] = parts[0][path]
+        arrays[f"grad_replica1/{path}"] = parts[1][path]
+        arrays[f"grad_full/{path}"] = full[path]
+    np.savez(out, **arrays)
+    out.with_suffix(".json").write_text(json.dumps({"optimizer": capture.optimizer}))
+
+
 # ---------------------------------------------------------------------------- multi-worker
 def run_multi_worker(out: pathlib.Path, index: int, ports: list[int], corpus: str) -> None:
     os.environ["TF_CONFIG"] = json.dumps({
@@ -190,7 +259,7 @@ def run_multi_worker(out: pathlib.Path, index: int, ports: list[int], corpus: st
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["mirrored", "multi_worker"])
+    parser.add_argument("mode", choices=["mirrored", "train_bilm_clip", "multi_worker"])
     parser.add_argument("out", type=pathlib.Path)
     parser.add_argument("--index", type=int, default=0)
     parser.add_argument("--ports", default="")
@@ -199,6 +268,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.mode == "mirrored":
         run_mirrored(args.out, set(args.cases.split(",")))
+    elif args.mode == "train_bilm_clip":
+        run_train_bilm_clip(args.out)
     else:
         run_multi_worker(args.out, args.index, [int(p) for p in args.ports.split(",")],
                          args.corpus)

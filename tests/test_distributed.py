@@ -77,6 +77,39 @@ def test_distributed_mirrored_clip_after_sum_equals_single_device(tmp_path):
           f"{keras_clip['update_norm_ratio']:.3f}, max weight diff {keras_clip['max_weight_diff']:.2e}")
 
 
+def test_distributed_train_bilm_clips_the_summed_gradient(tmp_path):
+    """One train_bilm step under MirroredStrategy (2 logical CPUs, Adagrad, clip active) equals
+    the single-device step on the same global batch, computed here in NumPy from the replicas'
+    dense gradients: clip factor = clip_norm / ||g_replica0 + g_replica1||, then Keras' Adagrad
+    formula. The factor recovered from the update itself matches that ratio."""
+    out = tmp_path / "clip.npz"
+    _run_worker(["train_bilm_clip", str(out)], timeout=300)
+    assert json.loads(out.with_suffix(".json").read_text())["optimizer"] == "ClipSummedAdagrad"
+    arrays = np.load(out)
+    assert int(arrays["meta/replicas"]) == 2
+    clip_norm, lr = float(arrays["meta/clip_norm"]), float(arrays["meta/learning_rate"])
+    keys = sorted(k.split("/", 1)[1] for k in arrays.files if k.startswith("initial/"))
+    summed = {k: arrays[f"grad_replica0/{k}"].astype(np.float64) + arrays[f"grad_replica1/{k}"]
+              for k in keys}
+    for k in keys:  # the replicas' gradients add up to the whole batch's (sanity of the inputs)
+        np.testing.assert_allclose(summed[k], arrays[f"grad_full/{k}"], atol=1e-6)
+    norm = np.sqrt(sum(np.sum(g ** 2) for g in summed.values()))
+    factor = min(1.0, clip_norm / norm)
+    assert factor < 0.5, "the clip must be active for this test to mean anything"
+    recovered_num = recovered_den = 0.0
+    for k in keys:
+        initial, updated = arrays[f"initial/{k}"].astype(np.float64), arrays[f"updated/{k}"]
+        clipped = factor * summed[k]
+        # keras.optimizers.Adagrad: accumulator = 1.0 + g**2; w -= lr * g / sqrt(acc + 1e-7)
+        expected = initial - lr * clipped / np.sqrt(1.0 + clipped ** 2 + 1e-7)
+        np.testing.assert_allclose(updated, expected, atol=TOLERANCE, err_msg=k)
+        step = (initial - updated) / lr  # = c / sqrt(1 + c**2), c = factor * g
+        recovered = step / np.sqrt(1.0 - step ** 2)
+        recovered_num += float(np.sum(recovered * summed[k]))
+        recovered_den += float(np.sum(summed[k] ** 2))
+    assert recovered_num / recovered_den == pytest.approx(clip_norm / norm, rel=1e-4)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
