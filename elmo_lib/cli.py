@@ -72,7 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="registered corpus (default: %(default)s)")
     source.add_argument("--train-file", help="text file (one tokenized sentence per line) "
                         "instead of --dataset")
-    source.add_argument("--valid-file", help="validation text file (with --train-file)")
+    source.add_argument("--train-shards", metavar="GLOB",
+                        help="many text files (e.g. 'news.en-000??-of-00100'), streamed and split "
+                        "between workers by file; the vocabulary is counted file by file; needs "
+                        "--steps-per-epoch")
+    source.add_argument("--valid-file", help="validation text file (with --train-file or "
+                        "--train-shards)")
     source.add_argument("--max-vocab", type=_positive_int,
                         help="cap the vocabulary (most frequent tokens, specials included)")
     model = train.add_argument_group("model (a preset, then overrides)")
@@ -98,9 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--warmup-steps", type=int, default=0, help="warm-up steps (cosine only)")
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--no-jit", action="store_true", help="do not XLA-compile the train step")
-    fit.add_argument("--strategy", default="default", choices=("default", "mirrored"),
-                     help="tf.distribute strategy: mirrored = every GPU of this host (several "
-                     "hosts: see docs/full_size_training.md)")
+    fit.add_argument("--strategy", default="default",
+                     choices=("default", "mirrored", "multi_worker"),
+                     help="tf.distribute strategy: mirrored = every GPU of this host; "
+                     "multi_worker = several hosts, each run with its own TF_CONFIG (only worker "
+                     "0 writes OUTPUT; see docs/full_size_training.md)")
     fit.add_argument("--log-every", type=_positive_int, help="print loss every N steps")
     fit.add_argument("--no-test", action="store_true",
                      help="skip the final full-softmax perplexity on valid and test")
@@ -130,28 +137,42 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args, parser) -> dict:
-    from elmo_lib import bilm, text, train  # lazy: TensorFlow loads only for real work
+    from elmo_lib import bilm, distribute, text, train  # lazy: TF loads only for real work
 
-    if args.valid_file and not args.train_file:
-        parser.error("--valid-file needs --train-file")
-    train_sentences = _corpus(args.dataset, args.train_file, "train")
-    if args.train_file:
+    if args.train_file and args.train_shards:
+        parser.error("give --train-file or --train-shards, not both")
+    if args.valid_file and not (args.train_file or args.train_shards):
+        parser.error("--valid-file needs --train-file or --train-shards")
+    if args.train_shards and not args.steps_per_epoch:
+        parser.error("--train-shards needs --steps-per-epoch (the stream has no end)")
+    # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs any op.
+    strategy = None
+    if args.strategy != "default":
+        strategy = distribute.make_strategy(args.strategy)  # ValueError without TF_CONFIG
+        print(f"strategy: {args.strategy}, {strategy.num_replicas_in_sync} replica(s)", flush=True)
+    chief = not distribute.is_multi_worker(strategy) or distribute.is_chief()
+    own_files = bool(args.train_file or args.train_shards)
+    if own_files:
         valid_sentences = read_sentences(args.valid_file) if args.valid_file else None
     else:
         valid_sentences = _corpus(args.dataset, None, "valid")
-    vocab = text.Vocabulary.from_corpus(train_sentences, max_size=args.max_vocab)
+    if args.train_shards:  # counted file by file; every worker counts the same files
+        vocab = distribute.streaming_vocabulary(args.train_shards, max_size=args.max_vocab)
+    else:
+        train_data = _corpus(args.dataset, args.train_file, "train")  # sentences
+        vocab = text.Vocabulary.from_corpus(train_data, max_size=args.max_vocab)
     overrides = {k: getattr(args, k) for k in _OVERRIDES if getattr(args, k) is not None}
     config = getattr(bilm.BiLMConfig, args.preset)(**{**overrides, "vocab_size": len(vocab)})
     print(f"config: {json.dumps(config.to_dict())}", flush=True)
-    strategy = None
-    if args.strategy != "default":
-        from elmo_lib import distribute
+    if args.train_shards:  # streamed, this worker's files only (TF_CONFIG), endless
+        train_data = distribute.sharded_lm_dataset(
+            args.train_shards, vocab, config.batch_size, config.unroll_steps, seed=args.seed,
+            repeat=True, include_char_ids=config.token_input == "chars",
+            include_token_ids=config.token_input == "words")
 
-        strategy = distribute.make_strategy(args.strategy)
-        print(f"strategy: {args.strategy}, {strategy.num_replicas_in_sync} replica(s)", flush=True)
     start = time.monotonic()
     trainer, history = train.train_bilm(
-        config, train_sentences, valid_sentences, vocab=vocab, output_dir=args.output,
+        config, train_data, valid_sentences, vocab=vocab, output_dir=args.output,
         epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
         validation_steps=args.validation_steps, jit_compile=not args.no_jit, seed=args.seed,
         strategy=strategy,
@@ -166,9 +187,11 @@ def _train(args, parser) -> dict:
         tokens = sum(r["steps"] for r in records) * config.batch_size * config.unroll_steps
         summary["train_tokens"] = tokens
         summary["tokens_per_second"] = round(tokens / sum(r["epoch_seconds"] for r in records), 1)
-    if not args.no_test:
+    if not chief:  # this worker's files are in OUTPUT/workers/<index>; the chief evaluates
+        summary["output"] = str(distribute.worker_output_dir(args.output))
+    elif not args.no_test:
         splits = {"valid": valid_sentences}
-        if not args.train_file:
+        if not own_files:
             splits["test"] = _corpus(args.dataset, None, "test")
         for split, sentences in splits.items():
             if sentences:

@@ -4,6 +4,7 @@ initialises them, so each scenario runs in a fresh process and writes a JSON rep
     python tests/distributed_worker.py mirrored OUT.json [--cases scaled,clip,jit]
     python tests/distributed_worker.py train_bilm_clip OUT.npz
     python tests/distributed_worker.py multi_worker OUT.json --index I --ports P0,P1 --corpus GLOB
+        --output RUN_DIR --valid VALID.txt [--epochs E]
 """
 
 from __future__ import annotations
@@ -213,48 +214,64 @@ def run_train_bilm_clip(out: pathlib.Path) -> None:
 
 
 # ---------------------------------------------------------------------------- multi-worker
-def run_multi_worker(out: pathlib.Path, index: int, ports: list[int], corpus: str) -> None:
+def run_multi_worker(out: pathlib.Path, index: int, ports: list[int], corpus: str,
+                     output: str, valid: str, epochs: int) -> None:
+    """``elmo-lib train --train-shards ... --strategy multi_worker`` as worker ``index`` of a
+    loopback cluster, then a report: the CLI summary, this worker's shard files and the shards
+    its batches came from, the files in ``output`` and this worker's history and weights."""
+    import contextlib
+    import io
+
     os.environ["TF_CONFIG"] = json.dumps({
         "cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
         "task": {"type": "worker", "index": index}})
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(2)
-    import keras
+    import h5py
 
-    from elmo_lib import bilm, distribute, train
+    from elmo_lib import cli, distribute, train
 
-    keras.utils.set_random_seed(0)
+    argv = ["train", "--train-shards", corpus, "--valid-file", valid, "--output", output,
+            "--strategy", "multi_worker", "--preset", "tiny", "--lstm-dim", "8",
+            "--projection-dim", "4", "--n-layers", "1", "--batch-size", "4",
+            "--unroll-steps", "5", "--num-sampled", "8", "--epochs", str(epochs),
+            "--steps-per-epoch", "2", "--no-jit", "--verbose", "0", "--seed", "0"]
+    started = time.monotonic()
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = cli.main(argv)
+    if code != 0:
+        raise SystemExit(f"elmo-lib train failed ({code}): {stdout.getvalue()[-2000:]}")
+    summary = json.loads(stdout.getvalue().strip().splitlines()[-1])
+    seconds = time.monotonic() - started
 
-    strategy = distribute.make_strategy("auto")
-    vocab = distribute.streaming_vocabulary(corpus)
-    config = bilm.BiLMConfig.tiny(vocab_size=len(vocab), num_sampled=8, unroll_steps=5,
-                                  batch_size=4, dropout=0.0, n_layers=1)
-    num_workers, worker_index = distribute.worker_info()
-    files = distribute.worker_shards(corpus)
-    dataset = distribute.sharded_lm_dataset(corpus, vocab, config.batch_size, config.unroll_steps,
-                                            shuffle_buffer=8, seed=0, repeat=True,
-                                            cycle_length=2, include_token_ids=True)
     # Which shards did this worker's pipeline read? Every token is spelled "s<shard>t<j>".
+    vocab = distribute.streaming_vocabulary(corpus)
+    files = distribute.worker_shards(corpus)
+    dataset = distribute.sharded_lm_dataset(corpus, vocab, 4, 5, shuffle_buffer=8, seed=0,
+                                            repeat=True, cycle_length=2)
     seen = set()
     for inputs, _ in dataset.take(6):
         for token_id in np.unique(inputs["token_ids"].numpy()):
             token = vocab.id_to_token(int(token_id))
             if token.startswith("s"):
                 seen.add(int(token[1:].split("t")[0]))
-    started = time.monotonic()
-    with strategy.scope():
-        trainer = bilm.BiLMTrainer(config, seed=0)
-        trainer.build()
-        trainer.compile(optimizer=train.make_optimizer(config), jit_compile=False)
-    history = distribute.train_loop(trainer, dataset, steps=2)
-    weights = trainer.get_weights()
+    run_dir = distribute.worker_output_dir(output)
+    with h5py.File(run_dir / train.LAST_WEIGHTS, "r") as handle:
+        arrays = []
+        handle.visititems(lambda name, obj: arrays.append(np.asarray(obj))
+                          if isinstance(obj, h5py.Dataset) else None)
     out.write_text(json.dumps({
-        "num_workers": num_workers, "worker_index": worker_index,
-        "replicas": strategy.num_replicas_in_sync, "strategy": type(strategy).__name__,
+        "num_workers": distribute.worker_info()[0], "worker_index": distribute.worker_info()[1],
+        "summary": summary, "seconds": seconds,
         "files": [pathlib.Path(f).name for f in files], "shards_seen": sorted(seen),
-        "loss": [r["loss"] for r in history],
-        "weights_checksum": float(sum(float(np.sum(np.abs(w))) for w in weights)),
-        "fit_seconds": time.monotonic() - started, "keras": keras.__version__}))
+        "run_dir": str(run_dir),
+        "output_files": sorted(str(f.relative_to(output)) for f in pathlib.Path(output).rglob("*")
+                               if f.is_file()),
+        "history": train.read_history(run_dir / train.HISTORY_FILE),
+        "latest_backup": tf.train.latest_checkpoint(str(run_dir / train.BACKUP_DIR)),
+        "weights_checksum": float(sum(float(np.sum(np.abs(a))) for a in arrays
+                                      if a.dtype.kind == "f"))}))
 
 
 def main() -> None:
@@ -264,6 +281,9 @@ def main() -> None:
     parser.add_argument("--index", type=int, default=0)
     parser.add_argument("--ports", default="")
     parser.add_argument("--corpus", default="")
+    parser.add_argument("--output", default="")
+    parser.add_argument("--valid", default="")
+    parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--cases", default="scaled", help="mirrored: scaled,clip,jit")
     args = parser.parse_args()
     if args.mode == "mirrored":
@@ -272,7 +292,7 @@ def main() -> None:
         run_train_bilm_clip(args.out)
     else:
         run_multi_worker(args.out, args.index, [int(p) for p in args.ports.split(",")],
-                         args.corpus)
+                         args.corpus, args.output, args.valid, args.epochs)
 
 
 if __name__ == "__main__":
