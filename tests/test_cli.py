@@ -83,3 +83,26 @@ def test_tiny_train_then_evaluate(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["forward"] == pytest.approx(summary["valid"]["forward"], rel=1e-4)
     assert result["mean"] == pytest.approx(0.5 * (result["forward"] + result["backward"]))
+
+
+def test_multi_worker_without_tf_config_names_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
+    code = cli.main(["train", "--train-file", str(corpus), "--output", str(tmp_path / "run"),
+                     "--strategy", "multi_worker"])
+    assert code == 1
+    assert "TF_CONFIG" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # nothing was written
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--train-shards", "x*"], "--steps-per-epoch"),
+    (["--train-shards", "x*", "--train-file", "y.txt", "--steps-per-epoch", "2"], "not both"),
+    (["--valid-file", "v.txt"], "--valid-file needs"),
+])
+def test_train_data_options_are_checked(extra, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--output", "x", *extra])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -294,6 +294,30 @@ def test_distributed_worker_info_and_strategy_kinds(monkeypatch, tmp_path):
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(ValueError, match="TF_CONFIG"):
         distribute.worker_info()
+    monkeypatch.delenv("TF_CONFIG")
+    with pytest.raises(ValueError, match="TF_CONFIG"):
+        distribute.make_strategy("multi_worker")
+    assert not distribute.is_multi_worker(None)
+    assert not distribute.is_multi_worker(tf.distribute.get_strategy())
+
+
+def test_distributed_clip_summed_optimizer_one_replica():
+    """ClipSummedAdagrad on one replica: the applied gradient is the input clipped to norm
+    ``summed_clipnorm``, repeated IndexedSlices rows merged first (Adagrad's accumulator, g**2,
+    shows it: rows [3 + 1, 3] -> norm 5 -> [0.8, 0.6]; unmerged pieces would give
+    [10/19, 9/19])."""
+    variable = keras.Variable(np.zeros(3, "float32"))
+    optimizer = distribute.ClipSummedAdagrad(1.0, initial_accumulator_value=0.0,
+                                             summed_clipnorm=1.0)
+    optimizer.apply([tf.IndexedSlices(tf.constant([3.0, 1.0, 3.0]), tf.constant([0, 0, 1]),
+                                      tf.constant([3]))], [variable])
+    accumulator = optimizer.variables[-1].numpy()
+    np.testing.assert_allclose(accumulator, [0.8 ** 2, 0.6 ** 2, 0.0], rtol=1e-6)
+    assert optimizer.get_config()["summed_clipnorm"] == 1.0
+    with pytest.raises(ValueError, match="summed_clipnorm"):
+        distribute.ClipSummedAdam(1e-3, global_clipnorm=1.0)
+    with pytest.raises(ValueError, match="summed_clipnorm=-1"):
+        distribute.ClipSummedAdam(1e-3, summed_clipnorm=-1)
 
 
 def test_distributed_global_norm_counts_repeated_rows():
