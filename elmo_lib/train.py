@@ -7,8 +7,10 @@
 
 A run directory holds ``config.json``, ``vocab.txt``, ``best.weights.h5`` (best ``val_loss``),
 ``last.weights.h5``, ``history.json``/``history.csv`` (one row per epoch) and ``backup/`` (the
-``BackupAndRestore`` state: call :func:`train_bilm` again with the same ``output_dir`` and a killed
-run continues from its last finished epoch). Introduced in lesson 04.
+``BackupAndRestore`` state, or a ``tf.train.CheckpointManager``'s under
+``MultiWorkerMirroredStrategy``: call :func:`train_bilm` again with the same ``output_dir`` and a
+killed run continues from its last finished epoch). With several workers only the chief writes
+there; worker ``i`` writes to ``output_dir/workers/<i>``. Introduced in lesson 04.
 """
 
 from __future__ import annotations
