@@ -5,7 +5,10 @@
     elmo-lib embed sentences.txt vectors.hdf5 --model runs/cpu_wikitext2 --average
 
 Corpora are WikiText-2 (``--dataset wikitext-2``, found through ``ELMO_DATA_DIR``) or plain text
-files with one whitespace-tokenized sentence per line (``--train-file``/``--valid-file``/``--file``).
+files with one whitespace-tokenized sentence per line (``--train-file``/``--valid-file``/``--file``,
+or ``--train-shards GLOB`` for a corpus in many files, streamed). ``--strategy mirrored`` trains on
+every GPU of the host, ``--strategy multi_worker`` on several hosts (``TF_CONFIG``; see
+``docs/full_size_training.md``).
 Also runs as ``python -m elmo_lib.cli``.
 """
 

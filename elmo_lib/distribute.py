@@ -324,7 +324,8 @@ def train_loop(trainer: keras.Model, dataset: tf.data.Dataset, steps: int, *,
     strategy only accepts for single tensors ("Attempt to convert a value ({...PerReplica...})";
     keras-team/keras#20585, #20329). This loop runs the model's own ``train_step`` per replica
     (``strategy.run``) on a distributed iterator, so the loss scaling, clipping and metrics are
-    those of ``fit``; it has no callbacks (checkpoint with ``trainer.save_weights`` on the chief).
+    those of ``fit``; it has no callbacks: :func:`fit_loop` adds epochs, validation, callbacks
+    and a resumable backup (``train.train_bilm`` uses that).
 
     Args:
         trainer: a compiled model (built inside ``strategy.scope()``).
@@ -400,7 +401,8 @@ def fit_loop(trainer: keras.Model, dataset: tf.data.Dataset, *, epochs: int, ste
     epoch by every worker (into its own ``backup_dir``; TensorFlow wants every worker to save). At
     start the newest checkpoint of ``backup_dir`` and ``restore_dirs`` (first match wins) is
     restored and training continues with the next epoch; the workers check (all-reduce) that they
-    restored the same epoch. As with ``BackupAndRestore``, the data iterator starts afresh.
+    restored the same epoch (an all-gather). As with ``BackupAndRestore``, the data iterator
+    starts afresh. The steps are not XLA-compiled.
 
     Args:
         trainer: a compiled model built inside ``strategy.scope()``.

@@ -46,7 +46,8 @@ def _trainer_classes():
     ScaledTrainer = bilm.BiLMTrainer
 
     class ClipAfterSumTrainer(ScaledTrainer):
-        """The proposed clipping fix: clip the summed gradient (optimizer without clipnorm)."""
+        """all_reduce_and_clip in a train_step (the function-level API; train_bilm uses the
+        optimizer-level ClipSummedAdam/Adagrad)."""
 
         clip_norm = None
 
