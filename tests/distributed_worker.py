@@ -216,12 +216,17 @@ def run_train_bilm_clip(out: pathlib.Path) -> None:
 
 # ---------------------------------------------------------------------------- multi-worker
 def run_multi_worker(out: pathlib.Path, index: int, ports: list[int], corpus: str,
-                     output: str, valid: str, epochs: int) -> None:
+                     output: str, valid: str, epochs: int, steps_per_epoch: int,
+                     die_after_first_backup: bool = False) -> None:
     """``elmo-lib train --train-shards ... --strategy multi_worker`` as worker ``index`` of a
     loopback cluster, then a report: the CLI summary, this worker's shard files and the shards
-    its batches came from, the files in ``output`` and this worker's history and weights."""
+    its batches came from, the files in ``output`` and this worker's history and weights.
+
+    ``die_after_first_backup``: the process kills itself (``os._exit(17)``, no clean-up) as soon
+    as its first epoch backup is complete, i.e. early in the second epoch."""
     import contextlib
     import io
+    import threading
 
     os.environ["TF_CONFIG"] = json.dumps({
         "cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
@@ -236,7 +241,18 @@ def run_multi_worker(out: pathlib.Path, index: int, ports: list[int], corpus: st
             "--strategy", "multi_worker", "--preset", "tiny", "--lstm-dim", "8",
             "--projection-dim", "4", "--n-layers", "1", "--batch-size", "4",
             "--unroll-steps", "5", "--num-sampled", "8", "--epochs", str(epochs),
-            "--steps-per-epoch", "2", "--no-jit", "--verbose", "0", "--seed", "0"]
+            "--steps-per-epoch", str(steps_per_epoch), "--no-jit", "--verbose", "0",
+            "--seed", "0"]
+    if die_after_first_backup:
+        # The CheckpointManager writes its "checkpoint" state file last (atomically).
+        state = distribute.worker_output_dir(output) / train.BACKUP_DIR / "checkpoint"
+
+        def die():
+            while not state.exists():
+                time.sleep(0.005)
+            os._exit(17)
+
+        threading.Thread(target=die, daemon=True).start()
     started = time.monotonic()
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
@@ -285,6 +301,8 @@ def main() -> None:
     parser.add_argument("--output", default="")
     parser.add_argument("--valid", default="")
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--steps-per-epoch", type=int, default=2)
+    parser.add_argument("--die-after-first-backup", action="store_true")
     parser.add_argument("--cases", default="scaled", help="mirrored: scaled,clip,jit")
     args = parser.parse_args()
     if args.mode == "mirrored":
@@ -293,7 +311,8 @@ def main() -> None:
         run_train_bilm_clip(args.out)
     else:
         run_multi_worker(args.out, args.index, [int(p) for p in args.ports.split(",")],
-                         args.corpus, args.output, args.valid, args.epochs)
+                         args.corpus, args.output, args.valid, args.epochs,
+                         args.steps_per_epoch, args.die_after_first_backup)
 
 
 if __name__ == "__main__":

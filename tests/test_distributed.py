@@ -13,6 +13,7 @@ import pathlib
 import socket
 import subprocess
 import sys
+import time
 from collections import Counter
 
 import keras
@@ -126,72 +127,91 @@ def _write_shards(root: pathlib.Path, n_shards: int, lines_per_shard: int, seed:
     return str(root / f"news.en-000??-of-{n_shards:05d}")
 
 
-def _run_two_workers(tmp_path: pathlib.Path, corpus: str, valid: pathlib.Path, epochs: int,
-                     timeout: float = 150) -> list[dict]:
+STEPS_PER_EPOCH = 4
+
+
+def _launch_two_workers(tmp_path: pathlib.Path, corpus: str, valid: pathlib.Path, tag: str,
+                        die_worker: int | None = None) -> list[subprocess.Popen]:
+    """Workers 0 and 1 of a loopback cluster running ``elmo-lib train`` for 2 epochs; two output
+    dirs, as two hosts without shared storage would have (the chief's is ``chief``)."""
     ports = f"{_free_port()},{_free_port()}"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.pop("TF_CONFIG", None)
-    # Two output dirs, as two hosts without shared storage would have: the chief's is "chief".
-    processes = [subprocess.Popen([sys.executable, str(WORKER), "multi_worker",
-                                   str(tmp_path / f"worker{i}_{epochs}.json"), "--index", str(i),
-                                   "--ports", ports, "--corpus", corpus,
-                                   "--output", str(tmp_path / ("chief" if i == 0 else "host1")),
-                                   "--valid", str(valid), "--epochs", str(epochs)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-                 for i in range(2)]
-    try:
-        for process in processes:
-            _, stderr = process.communicate(timeout=timeout)
-            assert process.returncode == 0, stderr.decode(errors="replace")[-3000:]
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    return [json.loads((tmp_path / f"worker{i}_{epochs}.json").read_text()) for i in range(2)]
+    return [subprocess.Popen(
+        [sys.executable, str(WORKER), "multi_worker", str(tmp_path / f"worker{i}_{tag}.json"),
+         "--index", str(i), "--ports", ports, "--corpus", corpus,
+         "--output", str(tmp_path / ("chief" if i == 0 else "host1")), "--valid", str(valid),
+         "--epochs", "2", "--steps-per-epoch", str(STEPS_PER_EPOCH),
+         *(["--die-after-first-backup"] if i == die_worker else [])],
+        stdout=subprocess.DEVNULL, stderr=(tmp_path / f"worker{i}_{tag}.log").open("w"), env=env)
+        for i in range(2)]
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 @pytest.mark.slow
 def test_distributed_multi_worker_cli_loopback(tmp_path):
     """``elmo-lib train --strategy multi_worker --train-shards GLOB`` on two processes
-    (TF_CONFIG, 127.0.0.1): the workers read disjoint shard files, train in sync (same losses and
-    weights), only the chief writes the run directory, and a restarted pair resumes from the
-    backup instead of redoing the finished epoch."""
+    (TF_CONFIG, 127.0.0.1). Run 1: worker 1 kills itself once its epoch-0 backup is written, the
+    chief (stuck in the next collective) is killed too. Run 2 (a restart): both workers restore
+    epoch 0 and run only epoch 1; they read disjoint shard files, train in sync (same losses and
+    weights), and only the chief writes the run directory (worker 1 only under workers/1)."""
     corpus = _write_shards(tmp_path / "corpus", n_shards=4, lines_per_shard=40)
     valid = tmp_path / "valid.txt"
     valid.write_text((tmp_path / "corpus" / "news.en-00000-of-00004").read_text())
-    first = _run_two_workers(tmp_path, corpus, valid, epochs=1)
-    for i, report in enumerate(first):
+    chief_dir = tmp_path / "chief"
+
+    processes = _launch_two_workers(tmp_path, corpus, valid, "killed", die_worker=1)
+    try:
+        assert processes[1].wait(timeout=150) == 17, (tmp_path / "worker1_killed.log").read_text()
+        deadline = time.monotonic() + 60
+        while not (chief_dir / "backup" / "checkpoint").exists():
+            assert time.monotonic() < deadline, (tmp_path / "worker0_killed.log").read_text()
+            time.sleep(0.1)
+    finally:
+        _stop(processes)
+    before = json.loads((chief_dir / "history.json").read_text())
+    assert [r["epoch"] for r in before] == [0]
+
+    processes = _launch_two_workers(tmp_path, corpus, valid, "restarted")
+    try:
+        for i, process in enumerate(processes):
+            assert process.wait(timeout=150) == 0, \
+                (tmp_path / f"worker{i}_restarted.log").read_text()[-3000:]
+    finally:
+        _stop(processes)
+    reports = [json.loads((tmp_path / f"worker{i}_restarted.json").read_text()) for i in range(2)]
+    for i, report in enumerate(reports):
         print(f"worker {i}: {report['seconds']:.0f} s, read {report['files']} (shards seen in "
-              f"its batches: {report['shards_seen']}), history {report['history']}")
+              f"its batches: {report['shards_seen']}), losses "
+              f"{[round(r['loss'], 4) for r in report['history']]}")
         assert report["num_workers"] == 2 and report["worker_index"] == i
         assert report["shards_seen"], "the worker's batches contained no shard tokens"
         assert set(report["shards_seen"]) <= {int(f.split("-")[1]) for f in report["files"]}
-        assert [r["epoch"] for r in report["history"]] == [0]
-        assert report["history"][0]["steps"] == 2 and np.isfinite(report["history"][0]["val_loss"])
-    assert not set(first[0]["files"]) & set(first[1]["files"])
-    assert len(first[0]["files"]) + len(first[1]["files"]) == 4
+        assert [r["epoch"] for r in report["history"]] == [0, 1]
+        assert report["history"][1]["steps"] == STEPS_PER_EPOCH
+        assert np.isfinite(report["history"][1]["val_loss"])
+        assert report["latest_backup"].endswith("ckpt-2")
+    assert reports[0]["history"][0] == before[0]  # restored, not redone
+    assert not set(reports[0]["files"]) & set(reports[1]["files"])
+    assert len(reports[0]["files"]) + len(reports[1]["files"]) == 4
     for key in ("loss", "val_loss"):
-        assert first[0]["history"][0][key] == pytest.approx(first[1]["history"][0][key], abs=1e-6)
-    assert first[0]["weights_checksum"] == pytest.approx(first[1]["weights_checksum"])
-    # Only the chief writes the run; worker 1 writes its copies under workers/1 only.
-    chief_files, other_files = first[0]["output_files"], first[1]["output_files"]
+        assert reports[0]["history"][1][key] == pytest.approx(reports[1]["history"][1][key],
+                                                              abs=1e-6)
+    assert reports[0]["weights_checksum"] == pytest.approx(reports[1]["weights_checksum"])
+    chief_files, other_files = reports[0]["output_files"], reports[1]["output_files"]
     for name in ("config.json", "vocab.txt", "history.json", "history.csv", "best.weights.h5",
                  "last.weights.h5", "perplexity.json", "backup/checkpoint"):
         assert name in chief_files, name
         assert f"workers/1/{name}" in other_files or name == "perplexity.json", name
     assert not any(f.startswith("workers/") for f in chief_files)
     assert all(f.startswith("workers/1/") for f in other_files), other_files
-    assert "valid" in first[0]["summary"] and "valid" not in first[1]["summary"]
-
-    # Restart both workers with one more epoch: they restore epoch 0 and run only epoch 1.
-    second = _run_two_workers(tmp_path, corpus, valid, epochs=2)
-    for before, after in zip(first, second):
-        assert [r["epoch"] for r in after["history"]] == [0, 1]
-        assert after["history"][0] == before["history"][0]  # not redone
-        assert after["latest_backup"].endswith("ckpt-2")
-    assert second[0]["history"][1]["loss"] == pytest.approx(second[1]["history"][1]["loss"],
-                                                            abs=1e-6)
+    assert "valid" in reports[0]["summary"] and "valid" not in reports[1]["summary"]
 
 
 # ----------------------------------------------------------------------- streaming corpora
