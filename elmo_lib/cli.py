@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "--train-shards)")
     source.add_argument("--max-vocab", type=_positive_int,
                         help="cap the vocabulary (most frequent tokens, specials included)")
+    source.add_argument("--min-count", type=_positive_int, default=1,
+                        help="drop tokens seen fewer times (default: 1; the published ELMo "
+                        "vocabulary is --min-count 3 on the 1B Word Benchmark)")
     model = train.add_argument_group("model (a preset, then overrides)")
     model.add_argument("--preset", default="cpu", choices=PRESETS,
                        help="BiLMConfig preset (default: %(default)s)")
@@ -160,10 +163,11 @@ def _train(args, parser) -> dict:
     else:
         valid_sentences = _corpus(args.dataset, None, "valid")
     if args.train_shards:  # counted file by file; every worker counts the same files
-        vocab = distribute.streaming_vocabulary(args.train_shards, max_size=args.max_vocab)
+        vocab = distribute.streaming_vocabulary(args.train_shards, args.min_count,
+                                                args.max_vocab)
     else:
         train_data = _corpus(args.dataset, args.train_file, "train")  # sentences
-        vocab = text.Vocabulary.from_corpus(train_data, max_size=args.max_vocab)
+        vocab = text.Vocabulary.from_corpus(train_data, args.min_count, args.max_vocab)
     overrides = {k: getattr(args, k) for k in _OVERRIDES if getattr(args, k) is not None}
     config = getattr(bilm.BiLMConfig, args.preset)(**{**overrides, "vocab_size": len(vocab)})
     print(f"config: {json.dumps(config.to_dict())}", flush=True)
