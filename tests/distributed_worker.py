@@ -217,13 +217,15 @@ def run_train_bilm_clip(out: pathlib.Path) -> None:
 # ---------------------------------------------------------------------------- multi-worker
 def run_multi_worker(out: pathlib.Path, index: int, ports: list[int], corpus: str,
                      output: str, valid: str, epochs: int, steps_per_epoch: int,
-                     die_after_first_backup: bool = False) -> None:
+                     die_after_first_backup: bool = False, minutes: float | None = None
+                     ) -> None:
     """``elmo-lib train --train-shards ... --strategy multi_worker`` as worker ``index`` of a
     loopback cluster, then a report: the CLI summary, this worker's shard files and the shards
     its batches came from, the files in ``output`` and this worker's history and weights.
 
     ``die_after_first_backup``: the process kills itself (``os._exit(17)``, no clean-up) as soon
-    as its first epoch backup is complete, i.e. early in the second epoch."""
+    as its first epoch backup is complete, i.e. early in the second epoch. ``minutes``: a time
+    budget for this worker only."""
     import contextlib
     import io
     import threading
@@ -242,7 +244,7 @@ def run_multi_worker(out: pathlib.Path, index: int, ports: list[int], corpus: st
             "--projection-dim", "4", "--n-layers", "1", "--batch-size", "4",
             "--unroll-steps", "5", "--num-sampled", "8", "--epochs", str(epochs),
             "--steps-per-epoch", str(steps_per_epoch), "--no-jit", "--verbose", "0",
-            "--seed", "0"]
+            "--seed", "0", *(["--minutes", str(minutes)] if minutes else [])]
     if die_after_first_backup:
         # The CheckpointManager writes its "checkpoint" state file last (atomically).
         state = distribute.worker_output_dir(output) / train.BACKUP_DIR / "checkpoint"
@@ -303,6 +305,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--steps-per-epoch", type=int, default=2)
     parser.add_argument("--die-after-first-backup", action="store_true")
+    parser.add_argument("--minutes", type=float)
     parser.add_argument("--cases", default="scaled", help="mirrored: scaled,clip,jit")
     args = parser.parse_args()
     if args.mode == "mirrored":
@@ -312,7 +315,7 @@ def main() -> None:
     else:
         run_multi_worker(args.out, args.index, [int(p) for p in args.ports.split(",")],
                          args.corpus, args.output, args.valid, args.epochs,
-                         args.steps_per_epoch, args.die_after_first_backup)
+                         args.steps_per_epoch, args.die_after_first_backup, args.minutes)
 
 
 if __name__ == "__main__":

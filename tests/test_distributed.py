@@ -131,7 +131,8 @@ STEPS_PER_EPOCH = 4
 
 
 def _launch_two_workers(tmp_path: pathlib.Path, corpus: str, valid: pathlib.Path, tag: str,
-                        die_worker: int | None = None) -> list[subprocess.Popen]:
+                        die_worker: int | None = None,
+                        budget_worker: int | None = None) -> list[subprocess.Popen]:
     """Workers 0 and 1 of a loopback cluster running ``elmo-lib train`` for 2 epochs; two output
     dirs, as two hosts without shared storage would have (the chief's is ``chief``)."""
     ports = f"{_free_port()},{_free_port()}"
@@ -142,7 +143,8 @@ def _launch_two_workers(tmp_path: pathlib.Path, corpus: str, valid: pathlib.Path
          "--index", str(i), "--ports", ports, "--corpus", corpus,
          "--output", str(tmp_path / ("chief" if i == 0 else "host1")), "--valid", str(valid),
          "--epochs", "2", "--steps-per-epoch", str(STEPS_PER_EPOCH),
-         *(["--die-after-first-backup"] if i == die_worker else [])],
+         *(["--die-after-first-backup"] if i == die_worker else []),
+         *(["--minutes", "1e-4"] if i == budget_worker else [])],
         stdout=subprocess.DEVNULL, stderr=(tmp_path / f"worker{i}_{tag}.log").open("w"), env=env)
         for i in range(2)]
 
@@ -159,7 +161,8 @@ def test_distributed_multi_worker_cli_loopback(tmp_path):
     """``elmo-lib train --strategy multi_worker --train-shards GLOB`` on two processes
     (TF_CONFIG, 127.0.0.1). Run 1: worker 1 kills itself once its epoch-0 backup is written, the
     chief (stuck in the next collective) is killed too. Run 2 (a restart): both workers restore
-    epoch 0 and run only epoch 1; they read disjoint shard files, train in sync (same losses and
+    epoch 0 and run only epoch 1, which ends after one step on both, although only worker 1 has
+    a (spent) time budget; they read disjoint shard files, train in sync (same losses and
     weights), and only the chief writes the run directory (worker 1 only under workers/1)."""
     corpus = _write_shards(tmp_path / "corpus", n_shards=4, lines_per_shard=40)
     valid = tmp_path / "valid.txt"
@@ -178,7 +181,8 @@ def test_distributed_multi_worker_cli_loopback(tmp_path):
     before = json.loads((chief_dir / "history.json").read_text())
     assert [r["epoch"] for r in before] == [0]
 
-    processes = _launch_two_workers(tmp_path, corpus, valid, "restarted")
+    # Worker 1 alone has a time budget (already spent): the stop flag must reach the chief.
+    processes = _launch_two_workers(tmp_path, corpus, valid, "restarted", budget_worker=1)
     try:
         for i, process in enumerate(processes):
             assert process.wait(timeout=150) == 0, \
@@ -194,7 +198,7 @@ def test_distributed_multi_worker_cli_loopback(tmp_path):
         assert report["shards_seen"], "the worker's batches contained no shard tokens"
         assert set(report["shards_seen"]) <= {int(f.split("-")[1]) for f in report["files"]}
         assert [r["epoch"] for r in report["history"]] == [0, 1]
-        assert report["history"][1]["steps"] == STEPS_PER_EPOCH
+        assert report["history"][1]["steps"] == 1  # both stopped after the same step
         assert np.isfinite(report["history"][1]["val_loss"])
         assert report["latest_backup"].endswith("ckpt-2")
     assert reports[0]["history"][0] == before[0]  # restored, not redone
