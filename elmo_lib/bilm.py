@@ -19,7 +19,7 @@ from keras import ops
 
 from elmo_lib import text
 from elmo_lib.distribute import scale_loss_for_replicas
-from elmo_lib.layers import LSTMP, CharCNN, LMSoftmax
+from elmo_lib.layers import LSTMP, CharCNN, LMSoftmax, run_lstmps
 
 _ORIGINAL_FILTERS = ((1, 32), (2, 32), (3, 64), (4, 128), (5, 256), (6, 512), (7, 1024))
 
@@ -322,22 +322,25 @@ class BiLMEncoder(keras.layers.Layer):
         return self.token_embedder(inputs)
 
     def run_lstms(self, embedded, mask, training=None):
-        """Both LSTM stacks. Returns (forward outputs, backward outputs): lists of ``[B, T, P]``."""
+        """Both LSTM stacks. Returns (forward outputs, backward outputs): lists of ``[B, T, P]``.
+
+        The backward stack reads each sentence reversed (within its length). Layer k of both
+        directions runs in one recurrence loop (``run_lstmps``, XLA-compiled when training); from
+        layer 2 on, a skip connection adds the layer's input to its output.
+        """
         lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
-        results = []
-        for layers, backward in ((self.forward_layers, False), (self.backward_layers, True)):
-            x = _reverse_within_lengths(embedded, lengths) if backward else embedded
-            outputs = []
-            for k, layer in enumerate(layers):
-                h = layer(self.dropout_layer(x, training=training), mask=mask)
-                if self.config.use_skip_connections and k > 0:
-                    h = h + x
-                outputs.append(h)
-                x = h
-            if backward:
-                outputs = [_reverse_within_lengths(h, lengths) for h in outputs]
-            results.append(outputs)
-        return results[0], results[1]
+        x = [embedded, _reverse_within_lengths(embedded, lengths)]  # forward, backward
+        outputs = [[], []]
+        for k, cells in enumerate(zip(self.forward_layers, self.backward_layers)):
+            inputs = [self.dropout_layer(h, training=training) for h in x]
+            h = run_lstmps(cells, inputs, mask=mask, compiled=bool(training))
+            if self.config.use_skip_connections and k > 0:
+                h = [h_d + x_d for h_d, x_d in zip(h, x)]
+            for d in (0, 1):
+                outputs[d].append(h[d])
+            x = h
+        backward = [_reverse_within_lengths(h, lengths) for h in outputs[1]]
+        return outputs[0], backward
 
     def call(self, inputs, training=None):
         inputs = ops.cast(inputs, "int32")

@@ -7,6 +7,7 @@ import math
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from layer_checks import check_layer
 
 from elmo_lib import layers, text
@@ -109,6 +110,75 @@ def test_lstmp_right_padding_does_not_change_real_steps():
     out = np.asarray(layer(padded, mask=mask))
     np.testing.assert_allclose(out[:, :4], np.asarray(layer(x)), atol=1e-6)
     np.testing.assert_array_equal(out[:, 4:], 0.0)
+
+
+def _unrolled_lstmp(x, kernel, recurrent, bias, projection, cell_clip, proj_clip):
+    """The LSTMP equations as a Python loop of TF ops, for TF's automatic differentiation."""
+    hidden = recurrent.shape[1] // 4
+    h = tf.zeros((x.shape[0], projection.shape[1]))
+    c = tf.zeros((x.shape[0], hidden))
+    outputs = []
+    for t in range(x.shape[1]):
+        z = x[:, t] @ kernel + h @ recurrent + bias
+        i, f, g, o = tf.split(z, 4, axis=-1)
+        c = tf.clip_by_value(tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g), -cell_clip, cell_clip)
+        h = tf.clip_by_value((tf.sigmoid(o) * tf.tanh(c)) @ projection, -proj_clip, proj_clip)
+        outputs.append(h)
+    return tf.stack(outputs, 1)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["graph", "xla"])
+@pytest.mark.parametrize("clips", [(0.5, 0.3), (50.0, 50.0)], ids=["clipping", "no-clipping"])
+def test_lstmp_hand_written_gradient_equals_autodiff_of_unrolled_loop(clips, compiled):
+    cell_clip, proj_clip = clips
+    rng = np.random.default_rng(4)
+    x = tf.constant(rng.normal(size=(3, 6, 4)).astype("float32"))
+    mask = np.ones((3, 6), bool)
+    mask[1, 4:] = False  # right padding in one sentence
+    layer = layers.LSTMP(units=5, projection_dim=3, cell_clip=cell_clip, proj_clip=proj_clip)
+    layer.build(x.shape)
+    layer.set_weights([rng.normal(scale=1.5, size=w.shape).astype("float32")
+                       for w in layer.get_weights()])
+    probe = tf.constant(rng.normal(size=(3, 6, 3)).astype("float32"))  # a loss that weighs outputs
+
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = layers.run_lstmps([layer], [x], mask=tf.constant(mask), compiled=compiled)[0]
+        ours = tf.reduce_sum(tf.sin(out) * probe)
+    got = tape.gradient(ours, [x] + [w.value for w in layer.weights])
+
+    weights = [tf.constant(w) for w in layer.get_weights()]
+    with tf.GradientTape() as tape:
+        tape.watch([x] + weights)
+        out = _unrolled_lstmp(x, *weights, cell_clip, proj_clip) * mask[..., None]
+        reference = tf.reduce_sum(tf.sin(out) * probe)
+    expected = tape.gradient(reference, [x] + weights)
+    np.testing.assert_allclose(float(ours), float(reference), rtol=1e-5)
+    if cell_clip < 1:  # the clipped case really clips somewhere
+        assert np.abs(np.asarray(out)).max() == pytest.approx(proj_clip)
+    # XLA's CPU tanh/sigmoid are approximations good to ~1e-6 relative; through 6 steps of large
+    # weights that reaches a few 1e-5 on gradients of size ~10, hence the looser bound there.
+    tolerance = 1e-4 if compiled else 1e-5
+    for name, g, e in zip(["inputs", "kernel", "recurrent", "bias", "projection"], got, expected):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(e), rtol=tolerance, atol=tolerance,
+                                   err_msg=name)
+
+
+def test_run_lstmps_equals_separate_layers_and_checks_sizes():
+    rng = np.random.default_rng(5)
+    cells = [layers.LSTMP(units=4, projection_dim=2, name=f"cell{k}") for k in range(2)]
+    xs = [rng.normal(size=(2, 5, 3)).astype("float32") for _ in cells]
+    for cell in cells:
+        cell.build((None, None, 3))
+    together = layers.run_lstmps(cells, [tf.constant(x) for x in xs])
+    for cell, x, out in zip(cells, xs, together):
+        np.testing.assert_allclose(np.asarray(out), np.asarray(cell(x)), atol=1e-6)
+    other = layers.LSTMP(units=4, projection_dim=2, cell_clip=1.0, name="other")
+    other.build((None, None, 3))
+    with pytest.raises(ValueError, match="equal sizes"):
+        layers.run_lstmps([cells[0], other], [xs[0], xs[1]])
+    with pytest.raises(ValueError, match="2 layers but 1 inputs"):
+        layers.run_lstmps(cells, [xs[0]])
 
 
 def test_lstmp_forget_bias_initialised_to_one():
