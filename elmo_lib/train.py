@@ -178,12 +178,17 @@ def make_optimizer(config: BiLMConfig, name: str = "adam", total_steps: int | No
     ``schedule="cosine"`` decays the learning rate to 0 over ``total_steps`` after a linear
     warm-up of ``warmup_steps``.
 
-    With ``replicas > 1`` (create it inside the strategy's scope) the optimizer is
-    :class:`elmo_lib.distribute.ClipSummedAdam` / ``ClipSummedAdagrad``: it clips the gradient
-    *summed over the replicas* by its exact global norm, as one device would, instead of Keras'
-    ``global_clipnorm``, which clips each replica's gradient before the sum (up to N times looser).
-    With one replica it is Keras' ``global_clipnorm`` (unchanged; note that Keras' norm counts the
-    pieces of a repeated ``IndexedSlices`` row separately, see ``distribute.global_norm``).
+    The optimizer is :class:`elmo_lib.distribute.ClipSummedAdam` / ``ClipSummedAdagrad`` (create it
+    inside the strategy's scope), not Keras' own with ``global_clipnorm``, for two reasons:
+
+    - with ``replicas > 1`` it clips the gradient *summed over the replicas* by its exact global
+      norm, as one device would; ``global_clipnorm`` clips each replica's gradient before the sum
+      (up to N times looser);
+    - it merges the repeated rows of ``IndexedSlices`` gradients (the softmax rows of frequent
+      words, the character embeddings) before the update. Keras 3.15's Adam squares the *pieces*
+      of a sparse gradient one by one, so a row that appears k times in a batch gets a second
+      moment ~k times too small and an Adam step up to sqrt(k) times too large; ``global_clipnorm``
+      underestimates the norm the same way. TF1's optimizers (bilm-tf) merged them first.
     """
     lr = config.learning_rate
     if schedule == "cosine":
@@ -197,12 +202,8 @@ def make_optimizer(config: BiLMConfig, name: str = "adam", total_steps: int | No
         raise ValueError(f"`schedule` must be 'constant' or 'cosine', received schedule={schedule!r}")
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
         raise ValueError(f"`replicas` must be a positive int, received replicas={replicas!r}")
-    if replicas > 1:
-        clip = {"summed_clipnorm": config.clip_norm}
-        adam, adagrad = distribute.ClipSummedAdam, distribute.ClipSummedAdagrad
-    else:
-        clip = {"global_clipnorm": config.clip_norm}
-        adam, adagrad = keras.optimizers.Adam, keras.optimizers.Adagrad
+    clip = {"summed_clipnorm": config.clip_norm}
+    adam, adagrad = distribute.ClipSummedAdam, distribute.ClipSummedAdagrad
     if name == "adam":
         return adam(lr, **clip)
     if name == "adagrad":

@@ -262,3 +262,27 @@ def test_distributed_custom_loop_time_budget_and_bad_arguments(corpus, tmp_path)
                          training_loop="loop")
     with pytest.raises(ValueError, match="replicas=0"):
         train.make_optimizer(tiny_config(vocab), replicas=0)
+
+
+def test_make_optimizer_merges_repeated_sparse_rows_like_dense_adam():
+    """A gather gradient with a row used 4 times must update like Adam on the dense gradient
+    (NumPy Adam, one step), not like Keras 3.15's row-by-row squares (which give a 2x step)."""
+    import tensorflow as tf
+
+    config = bilm.BiLMConfig.tiny(learning_rate=0.1, clip_norm=100.0)
+    optimizer = train.make_optimizer(config)
+    variable = keras.Variable(np.zeros((3, 2), "float32"))
+    optimizer.build([variable])
+    rows = [0, 0, 0, 0, 1]
+    values = np.array([[1.0, 2.0], [0.5, -1.0], [1.0, 1.0], [0.5, 1.0], [3.0, -2.0]], "float32")
+    gradient = tf.IndexedSlices(tf.constant(values), tf.constant(rows), tf.constant([3, 2]))
+    optimizer.apply([gradient], [variable])
+
+    dense = np.zeros((3, 2), "float32")
+    np.add.at(dense, rows, values)
+    beta_1, beta_2, epsilon = 0.9, 0.999, 1e-7  # Keras' Adam defaults
+    m, v = (1 - beta_1) * dense, (1 - beta_2) * dense**2
+    alpha = 0.1 * math.sqrt(1 - beta_2) / (1 - beta_1)
+    expected = -alpha * m / (np.sqrt(v) + epsilon)
+    np.testing.assert_allclose(np.asarray(variable), expected, rtol=1e-5, atol=1e-6)
+    assert np.abs(expected[0]).max() == pytest.approx(0.1, rel=1e-3)  # an Adam step is ~lr
