@@ -6,6 +6,7 @@ only when a lesson reaches for it:
 - ``el.text``     tokens -> bilm-tf character ids, ``Vocabulary``
 - ``el.data``     dataset registry, readers, language-model batches (tf.data)
 - ``el.layers``   ``CharCNN``, ``Highway``, ``LSTMP``, ``ScalarMix``, sampled softmax
+- ``el.lstm``     ``LSTMP`` and ``run_lstmps``: the LSTM recurrence with its hand-written gradient
 - ``el.bilm``     ``BiLMConfig`` and the biLM (training model and encoder)
 - ``el.train``    fit with checkpoints / resume / early stopping, full-softmax perplexity
 - ``el.elmo``     the ``ELMo`` layer and ``embed_file``
@@ -21,6 +22,7 @@ _SUBMODULES = (
     "text",
     "data",
     "layers",
+    "lstm",
     "bilm",
     "train",
     "elmo",

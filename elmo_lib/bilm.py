@@ -19,7 +19,8 @@ from keras import ops
 
 from elmo_lib import text
 from elmo_lib.distribute import scale_loss_for_replicas
-from elmo_lib.layers import LSTMP, CharCNN, LMSoftmax, run_lstmps
+from elmo_lib.layers import CharCNN, LMSoftmax
+from elmo_lib.lstm import LSTMP, run_lstmps
 
 _ORIGINAL_FILTERS = ((1, 32), (2, 32), (3, 64), (4, 128), (5, 256), (6, 512), (7, 1024))
 
