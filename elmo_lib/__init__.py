@@ -12,6 +12,8 @@ only when a lesson reaches for it:
 - ``el.elmo``     the ``ELMo`` layer and ``embed_file``
 - ``el.interop``  bilm-tf / AllenNLP weights, TF Hub modules
 - ``el.plotting`` figure helpers
+- ``el.distribute`` strategies, clipping after the all-reduce, ``fit_loop``, mixed precision
+- ``el.corpus``   sharded corpora streamed with tf.data, streaming vocabulary
 """
 
 import importlib
@@ -30,6 +32,7 @@ _SUBMODULES = (
     "plotting",
     "cli",
     "distribute",
+    "corpus",
 )
 
 

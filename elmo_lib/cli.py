@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args, parser) -> dict:
-    from elmo_lib import bilm, distribute, text, train  # lazy: TF loads only for real work
+    from elmo_lib import bilm, corpus, distribute, text, train  # lazy: TF loads only for real work
 
     if args.train_file and args.train_shards:
         parser.error("give --train-file or --train-shards, not both")
@@ -163,7 +163,7 @@ def _train(args, parser) -> dict:
     else:
         valid_sentences = _corpus(args.dataset, None, "valid")
     if args.train_shards:  # counted file by file; every worker counts the same files
-        vocab = distribute.streaming_vocabulary(args.train_shards, args.min_count,
+        vocab = corpus.streaming_vocabulary(args.train_shards, args.min_count,
                                                 args.max_vocab)
     else:
         train_data = _corpus(args.dataset, args.train_file, "train")  # sentences
@@ -172,7 +172,7 @@ def _train(args, parser) -> dict:
     config = getattr(bilm.BiLMConfig, args.preset)(**{**overrides, "vocab_size": len(vocab)})
     print(f"config: {json.dumps(config.to_dict())}", flush=True)
     if args.train_shards:  # streamed, this worker's files only (TF_CONFIG), endless
-        train_data = distribute.sharded_lm_dataset(
+        train_data = corpus.sharded_lm_dataset(
             args.train_shards, vocab, config.batch_size, config.unroll_steps, seed=args.seed,
             repeat=True, include_char_ids=config.token_input == "chars",
             include_token_ids=config.token_input == "words")

@@ -238,6 +238,7 @@ def run_multi_worker(out: pathlib.Path, index: int, ports: list[int], corpus: st
     import h5py
 
     from elmo_lib import cli, distribute, train
+    from elmo_lib import corpus as shards
 
     argv = ["train", "--train-shards", corpus, "--valid-file", valid, "--output", output,
             "--strategy", "multi_worker", "--preset", "tiny", "--lstm-dim", "8",
@@ -265,10 +266,10 @@ def run_multi_worker(out: pathlib.Path, index: int, ports: list[int], corpus: st
     seconds = time.monotonic() - started
 
     # Which shards did this worker's pipeline read? Every token is spelled "s<shard>t<j>".
-    vocab = distribute.streaming_vocabulary(corpus)
-    files = distribute.worker_shards(corpus)
-    dataset = distribute.sharded_lm_dataset(corpus, vocab, 4, 5, shuffle_buffer=8, seed=0,
-                                            repeat=True, cycle_length=2)
+    vocab = shards.streaming_vocabulary(corpus)
+    files = shards.worker_shards(corpus)
+    dataset = shards.sharded_lm_dataset(corpus, vocab, 4, 5, shuffle_buffer=8, seed=0,
+                                        repeat=True, cycle_length=2)
     seen = set()
     for inputs, _ in dataset.take(6):
         for token_id in np.unique(inputs["token_ids"].numpy()):

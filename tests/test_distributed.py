@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from elmo_lib import bilm, data, distribute, text
+from elmo_lib import bilm, corpus, data, distribute, text
 
 WORKER = pathlib.Path(__file__).with_name("distributed_worker.py")
 TOLERANCE = 1e-5
@@ -230,7 +230,7 @@ def test_distributed_streaming_vocabulary_equals_from_corpus(tmp_path):
     pattern = _write_shards(tmp_path / "corpus", n_shards=3, lines_per_shard=50)
     sentences = _sentences_of(pattern)
     for min_count, max_size in ((1, None), (2, 10)):
-        streamed = distribute.streaming_vocabulary(pattern, min_count, max_size,
+        streamed = corpus.streaming_vocabulary(pattern, min_count, max_size,
                                                    path=tmp_path / "vocab.txt")
         expected = text.Vocabulary.from_corpus(sentences, min_count=min_count, max_size=max_size)
         assert streamed.tokens == expected.tokens
@@ -241,7 +241,7 @@ def test_distributed_streaming_counts_bound_when_pruned(tmp_path):
     pattern = _write_shards(tmp_path / "corpus", n_shards=3, lines_per_shard=50)
     true = Counter(t for s in _sentences_of(pattern) for t in s)
     k = 6
-    counts, total, undercount = distribute.streaming_counts(pattern, max_memory_tokens=k)
+    counts, total, undercount = corpus.streaming_counts(pattern, max_memory_tokens=k)
     assert total == sum(true.values()) and len(counts) <= k
     assert 0 < undercount <= total / (k // 2 + 1)
     for token, count in true.items():
@@ -251,9 +251,9 @@ def test_distributed_streaming_counts_bound_when_pruned(tmp_path):
 def test_distributed_tf_char_ids_match_text():
     tokens = ["the", "", "<S>", "</S>", "héllo", "x" * 60, "日本語" * 10, "<UNK>"]
     expected = np.stack([text.token_char_ids(t) for t in tokens])
-    got = distribute.tf_char_ids(tf.constant(tokens)).numpy()
+    got = corpus.tf_char_ids(tf.constant(tokens)).numpy()
     np.testing.assert_array_equal(got, expected)
-    got_small = distribute.tf_char_ids(tf.constant([tokens]), max_characters_per_token=7).numpy()
+    got_small = corpus.tf_char_ids(tf.constant([tokens]), max_characters_per_token=7).numpy()
     np.testing.assert_array_equal(got_small[0], np.stack([text.token_char_ids(t, 7) for t in tokens]))
 
 
@@ -264,7 +264,7 @@ def test_distributed_sharded_dataset_matches_lm_dataset(tmp_path):
     path = tmp_path / "one.txt"
     path.write_text("\n".join(" ".join(s) for s in sentences) + "\n")
     vocab = text.Vocabulary.from_corpus(sentences, max_size=8)  # some tokens become <UNK>
-    streamed = list(distribute.sharded_lm_dataset(str(path), vocab, 3, 4, shuffle_buffer=0,
+    streamed = list(corpus.sharded_lm_dataset(str(path), vocab, 3, 4, shuffle_buffer=0,
                                                   cycle_length=1))
     reference = list(data.lm_dataset(sentences, vocab, 3, 4, shuffle=False))
     assert len(streamed) == len(reference) > 0
@@ -279,10 +279,10 @@ def test_distributed_sharded_dataset_matches_lm_dataset(tmp_path):
 def test_distributed_sharded_dataset_workers_partition_windows(tmp_path):
     """Two workers' datasets together hold every window of every file once, and no file twice."""
     pattern = _write_shards(tmp_path / "corpus", n_shards=5, lines_per_shard=20)
-    vocab = distribute.streaming_vocabulary(pattern)
+    vocab = corpus.streaming_vocabulary(pattern)
 
     def windows(num_workers, worker_index):
-        dataset = distribute.sharded_lm_dataset(pattern, vocab, 1, 3, shuffle_buffer=16, seed=1,
+        dataset = corpus.sharded_lm_dataset(pattern, vocab, 1, 3, shuffle_buffer=16, seed=1,
                                                 num_workers=num_workers,
                                                 worker_index=worker_index, cycle_length=2)
         options = dataset.options().experimental_distribute.auto_shard_policy
@@ -294,12 +294,12 @@ def test_distributed_sharded_dataset_workers_partition_windows(tmp_path):
     second, _ = windows(2, 1)
     assert policy == tf.data.experimental.AutoShardPolicy.OFF
     assert sorted(first + second) == sorted(everything)
-    shards = [distribute.worker_shards(pattern, 2, i) for i in range(2)]
+    shards = [corpus.worker_shards(pattern, 2, i) for i in range(2)]
     assert not set(shards[0]) & set(shards[1]) and len(shards[0]) + len(shards[1]) == 5
     with pytest.raises(ValueError, match="num_workers=6"):
-        distribute.sharded_lm_dataset(pattern, vocab, 1, 3, num_workers=6, worker_index=0)
+        corpus.sharded_lm_dataset(pattern, vocab, 1, 3, num_workers=6, worker_index=0)
     with pytest.raises(ValueError, match="no file matches"):
-        distribute.sharded_lm_dataset(str(tmp_path / "nothing*"), vocab, 1, 3)
+        corpus.sharded_lm_dataset(str(tmp_path / "nothing*"), vocab, 1, 3)
 
 
 # ----------------------------------------------------------------------------- strategies

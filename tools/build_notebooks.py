@@ -807,9 +807,13 @@ def lesson_03():
         '''),
         md(r"""
         ## 4. Two directions, two layers, skip connections
-        The backward LSTM is the same layer run on each sentence reversed (within its length, so
-        padding stays at the end), and its outputs are reversed back. Layers after the first add
-        their input to their output (a **skip connection**): $h_{k,2} = \mathrm{LSTMP}_2(h_{k,1}) + h_{k,1}$.
+        The backward LSTM is the same kind of layer (with its own weights) run on each sentence
+        reversed (within its length, so padding stays at the end), and its outputs are reversed
+        back. Layers after the first add their input to their output (a **skip connection**):
+        $h_{k,2} = \mathrm{LSTMP}_2(h_{k,1}) + h_{k,1}$. For speed, layer $k$ of both directions runs
+        in one recurrence loop (`el.lstm.run_lstmps`), whose gradient is written by hand
+        (back-propagation through time; `tests/test_lstm.py` checks it against TensorFlow's
+        automatic differentiation).
         """),
         code('''
             print(inspect.getsource(el.bilm.BiLMEncoder.run_lstms))
