@@ -1008,7 +1008,7 @@ LESSONS = {
     "03": ("03_building_the_bilm.ipynb", lesson_03),
 }
 # Measured full-run wall times (nbconvert --execute, 2-core CPU), filled into the markdown.
-FULL_RUN_TIMES = {"01": "70-90 seconds", "02": "45-50 seconds", "03": "80-90 seconds"}
+FULL_RUN_TIMES = {"01": "70-90 seconds", "02": "45-50 seconds", "03": "30 seconds"}
 
 
 def main(argv: list[str]) -> None:
