@@ -22,12 +22,12 @@ from build_notebooks import NOTEBOOKS, code, header, md, notebook, setup  # noqa
 
 FILENAME = "04_training_the_bilm.ipynb"
 # Filled in after the full run (machine, wall time); the numbers themselves are printed by the run.
-FULL_RUN = '533 s on a 2-core CPU (AMD EPYC, AVX-512, no GPU), run at the same time as lessons 05-07; it loads the 60-minute training run and spends most of its time on the full-softmax perplexity of valid and test'
+FULL_RUN = '316 s on a 2-core CPU (AMD EPYC, AVX-512, no GPU), machine otherwise idle; it loads the 60-minute training run and spends most of its time on the full-softmax perplexity of valid and test'
 # What the full run showed, written after it (the notebook prints every number quoted here).
-RUN_FACTS = 'The run stopped on its 60-minute budget after 8 epochs of 300 steps (2,103 steps, 4.7M tokens, about 2.25 passes over train). For its first ~25 minutes other jobs shared the 2 cores, which is why tokens/s climbs from ~700 to ~1,800. Validation perplexity was still falling when the budget ran out.'
-SAMPLED_READING = "On this batch the sampled loss is 5.59 nats against a full-softmax loss of 5.39: exp(sampled) = 267 is not the model's perplexity (219). The gap is not a constant: for frequent targets the sampled loss is far higher than the full one (5.10 vs 2.92 nats), for rare ones far lower (6.26 vs 8.86). Only the full softmax gives a perplexity."
-PERPLEXITY_READING = "Full-softmax perplexity on test: forward 224.0, backward 218.5, mean 221.3 (valid: 241.6 / 235.5 / 238.5). The untrained model sits at the vocabulary size (~33,200 for 33,280 words), as a uniform guess should. One CPU hour is far from AWD-LSTM's 65.8 on a GPU after days; the exercises suggest what to change first."
-SAMPLES_READING = 'The samples are locally fluent Wikipedia-style English ("The episode ... was released for the first ...") without global sense, and lower temperature trades variety for more frequent words and more `<unk>`.'
+RUN_FACTS = 'The run stopped on its 60-minute budget in its 12th epoch of 300 steps (3,475 steps, 7.8M tokens, about 3.7 passes over train), at 2,100-2,300 tokens/s on an otherwise idle machine (the rate includes the validation passes). Validation perplexity was still falling when the budget ran out, if slowly, as the cosine schedule had brought the learning rate down.'
+SAMPLED_READING = "On this batch the sampled loss is 5.19 nats against a full-softmax loss of 5.05: exp(sampled) = 179 is not the model's perplexity (156). The gap is not a constant: for frequent targets the sampled loss is far higher than the full one (4.73 vs 2.65 nats), for rare ones far lower (5.82 vs 8.43). Only the full softmax gives a perplexity."
+PERPLEXITY_READING = "Full-softmax perplexity on test: forward 167.5, backward 170.9, mean 169.2 (valid: 180.5 / 183.4 / 182.0). The untrained model sits at the vocabulary size (~33,200 for 33,280 words), as a uniform guess should. One CPU hour is far from AWD-LSTM's 65.8 on a GPU after days; the exercises suggest what to change first."
+SAMPLES_READING = 'The samples are locally fluent Wikipedia-style English ("The letter of the " <unk> " was established in the area .") without global sense, and lower temperature trades variety for more frequent words and more `<unk>`.'
 # The command that trained runs/cpu_wikitext2 (what scripts/train_wikitext2.sh runs).
 COMMAND = ("elmo-lib train --dataset wikitext-2 --preset cpu --output runs/cpu_wikitext2 \\\n"
            "    --epochs 100 --steps-per-epoch 300 --validation-steps 30 --minutes 60 \\\n"
