@@ -22,7 +22,7 @@ from build_notebooks import NOTEBOOKS, code, header, md, notebook, setup  # noqa
 
 FILENAME = "06_sentiment_scalar_mix.ipynb"
 # Filled in after the full run (machine, wall time); the numbers themselves are printed by the run.
-FULL_RUN = "210 s (wall clock, nbconvert) on a 2-core CPU (AMD EPYC, AVX-512, no GPU) shared with other jobs, with lesson 04's `cpu_wikitext2` biLM"
+FULL_RUN = "193 s (wall clock, nbconvert) on a 2-core CPU (AMD EPYC, AVX-512, no GPU), machine otherwise idle, with lesson 04's `cpu_wikitext2` biLM"
 # What the full run showed (written from its outputs). Phrased so that it stays true when the
 # notebook is re-executed with another biLM: the numbers themselves are printed by the cells.
 RESULTS_READING = (
@@ -31,19 +31,19 @@ RESULTS_READING = (
     "to look for.\n\n"
     "- **The head.** The trainable mix with and without the whitening layer is the same model on "
     "the same features; the difference is pure optimisation. In the committed run whitening was "
-    "worth several points on dev and test, and it is what lets the mixed ELMo rows reach the "
+    "worth about three points on dev and on test, and it is what lets the mixed ELMo rows reach the "
     "layer-0 logistic-regression baseline at all (without it they trailed it, as in earlier versions of "
     "this lesson).\n"
     "- **ELMo vs static vectors.** With a working head, the ELMo classifier should at least match "
     "*mean layer 0 + LR*; it beats it clearly only if the LSTM layers carry sentiment information "
     "that layer 0 lacks. In the committed run it matched it (within a standard error, on dev and "
-    "test), and the single-layer rows were one to three points below the mixes with no layer "
+    "test), and the single-layer rows were up to three points below the mixes, with no layer "
     "standing out: our small CPU-trained biLM ("
     "trained on cased Wikipedia, read here on lower-cased movie reviews) adds little context "
     "for this task. That is a statement about the biLM, no longer about the head.\n"
     "- **Fixed vs trainable mix.** The four extra parameters have little to learn when the layers "
     "are about equally useful: the learned weights stay near 1/3 and the two versions are within "
-    "noise of each other (in the committed run the fixed average was slightly ahead).\n\n"
+    "noise of each other (in the committed run they tied).\n\n"
     "TF-IDF with bigrams stays far ahead of all of them on SST-2.")
 NEXT = ("**Next:** [07 · Pretrained ELMo](07_pretrained_elmo.ipynb): the published ELMo weights "
         "and the TF Hub module, with the same scalar mix on top.")
