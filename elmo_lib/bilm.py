@@ -326,15 +326,17 @@ class BiLMEncoder(keras.layers.Layer):
         """Both LSTM stacks. Returns (forward outputs, backward outputs): lists of ``[B, T, P]``.
 
         The backward stack reads each sentence reversed (within its length). Layer k of both
-        directions runs in one recurrence loop (``run_lstmps``, XLA-compiled when training); from
-        layer 2 on, a skip connection adds the layer's input to its output.
+        directions runs in one recurrence loop (``run_lstmps``: when training, XLA-compiled with a
+        hand-written gradient; otherwise a lighter forward-only loop); from layer 2 on, a skip
+        connection adds the layer's input to its output.
         """
         lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
         x = [embedded, _reverse_within_lengths(embedded, lengths)]  # forward, backward
         outputs = [[], []]
         for k, cells in enumerate(zip(self.forward_layers, self.backward_layers)):
             inputs = [self.dropout_layer(h, training=training) for h in x]
-            h = run_lstmps(cells, inputs, mask=mask, compiled=bool(training))
+            h = run_lstmps(cells, inputs, mask=mask, compiled=bool(training),
+                           training=bool(training))
             if self.config.use_skip_connections and k > 0:
                 h = [h_d + x_d for h_d, x_d in zip(h, x)]
             for d in (0, 1):

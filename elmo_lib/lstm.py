@@ -123,8 +123,10 @@ def _clip_gradient(x, bound, grad):
     return tf.where((x >= -bound) & (x <= bound), grad, tf.zeros_like(grad))
 
 
-def _recurrence_forward(projected, recurrent_kernel, projection_kernel, cell_clip, proj_clip):
-    """The forward loop. Returns outputs and what the gradient needs, all ``[T, N, B, *]``."""
+def _recurrence_forward(projected, recurrent_kernel, projection_kernel, cell_clip, proj_clip,
+                        save: bool = True):
+    """The forward loop. Returns outputs and, with ``save``, what the hand-written gradient needs
+    (gates, cells, projections, ``m``), all ``[T, N, B, *]``; without it only ``(outputs,)``."""
     dtype = projected.dtype
     steps = tf.shape(projected)[0]
     state_shape = tf.shape(projected)[1:3]
@@ -135,7 +137,7 @@ def _recurrence_forward(projected, recurrent_kernel, projection_kernel, cell_cli
 
     inputs = array().unstack(projected)
 
-    def step(t, h, c, hs, gates_ta, cells_ta, projs_ta, ms_ta):
+    def step(t, h, c, hs, *saved):
         z = inputs.read(t) + tf.matmul(h, recurrent_kernel)
         zi, zf, zg, zo = tf.split(z, 4, axis=-1)
         i, f, g, o = tf.sigmoid(zi), tf.sigmoid(zf), tf.tanh(zg), tf.sigmoid(zo)
@@ -144,15 +146,18 @@ def _recurrence_forward(projected, recurrent_kernel, projection_kernel, cell_cli
         m = o * tf.tanh(c)
         p = tf.matmul(m, projection_kernel)  # before clipping
         h = _clip(p, proj_clip)
-        return (t + 1, h, c, hs.write(t, h), gates_ta.write(t, tf.concat([i, f, g, o], -1)),
-                cells_ta.write(t, cell), projs_ta.write(t, p), ms_ta.write(t, m))
+        if saved:
+            gates_ta, cells_ta, projs_ta, ms_ta = saved
+            saved = (gates_ta.write(t, tf.concat([i, f, g, o], -1)), cells_ta.write(t, cell),
+                     projs_ta.write(t, p), ms_ta.write(t, m))
+        return (t + 1, h, c, hs.write(t, h), *saved)
 
     h0 = tf.zeros(tf.concat([state_shape, [proj]], 0), dtype)
     c0 = tf.zeros(tf.concat([state_shape, [hidden]], 0), dtype)
-    loop = tf.while_loop(lambda t, *_: t < steps, step,
-                         (0, h0, c0, array(), array(), array(), array(), array()),
+    arrays = (array(), array(), array(), array(), array()) if save else (array(),)
+    loop = tf.while_loop(lambda t, *_: t < steps, step, (0, h0, c0, *arrays),
                          maximum_iterations=steps)
-    return tuple(ta.stack() for ta in loop[3:])  # outputs, gates, cells, projs, ms
+    return tuple(ta.stack() for ta in loop[3:])  # outputs[, gates, cells, projs, ms]
 
 
 def _recurrence_backward(d_outputs, outputs, gates, cells, projs, ms, recurrent_kernel,
@@ -215,7 +220,7 @@ def _recurrence_functions(cell_clip, proj_clip, compiled: bool):
 
 
 def _lstmp_recurrence(projected, recurrent_kernel, projection_kernel, cell_clip, proj_clip,
-                      compiled: bool = False):
+                      compiled: bool = False, training: bool = True):
     """The LSTMP recurrence of N independent cells at once, with a hand-written gradient.
 
     ``projected`` is ``x_t W + b`` for all steps, time-major ``[T, N, B, 4H]`` (N cells, e.g. the
@@ -230,7 +235,13 @@ def _lstmp_recurrence(projected, recurrent_kernel, projection_kernel, cell_clip,
     XLA-compiled on their own (the rest of the step need not be): XLA fuses each step's element-wise
     work. That costs one compilation per input shape, so the biLM uses it for training only. The
     gradient is checked against automatic differentiation of a plain loop in the tests.
+
+    ``training=False`` runs a lighter loop that keeps nothing for the gradient (inference: ELMo
+    features); TensorFlow can still differentiate it the slow, automatic way.
     """
+    if not training:
+        return _recurrence_forward(projected, recurrent_kernel, projection_kernel, cell_clip,
+                                   proj_clip, save=False)[0]
     forward, backward = _recurrence_functions(cell_clip, proj_clip, compiled)
 
     @tf.custom_gradient
@@ -248,7 +259,8 @@ def _lstmp_recurrence(projected, recurrent_kernel, projection_kernel, cell_clip,
     return recurrence(projected, recurrent_kernel, projection_kernel)
 
 
-def run_lstmps(cells: Sequence[LSTMP], inputs: Sequence, mask=None, compiled: bool = False) -> list:
+def run_lstmps(cells: Sequence[LSTMP], inputs: Sequence, mask=None, compiled: bool = False,
+               training: bool = True) -> list:
     """Run several :class:`LSTMP` layers of the same sizes, each on its own input, in ONE loop.
 
     The biLM runs its forward and backward layer ``k`` this way (the backward input reversed within
@@ -260,6 +272,7 @@ def run_lstmps(cells: Sequence[LSTMP], inputs: Sequence, mask=None, compiled: bo
         mask: optional bool ``[batch, time]``, shared by all inputs (right padding).
         compiled: XLA-compile the recurrence and its gradient (one compilation per shape; worth it
             for training steps of a fixed shape, see ``_lstmp_recurrence``).
+        training: False for inference: a forward-only loop that saves nothing for the gradient.
     """
     first = cells[0]
     for cell in cells[1:]:
@@ -275,7 +288,7 @@ def run_lstmps(cells: Sequence[LSTMP], inputs: Sequence, mask=None, compiled: bo
     recurrent = ops.stack([ops.cast(cell.recurrent_kernel, dtype) for cell in cells])
     projection = ops.stack([ops.cast(cell.projection_kernel, dtype) for cell in cells])
     outputs = _lstmp_recurrence(projected, recurrent, projection, first.cell_clip,
-                                first.proj_clip, compiled=compiled)
+                                first.proj_clip, compiled=compiled, training=training)
     outputs = tf.transpose(outputs, (1, 2, 0, 3))  # [N, B, T, P]
     if mask is not None:
         outputs = outputs * ops.cast(mask, outputs.dtype)[None, :, :, None]
