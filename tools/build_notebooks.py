@@ -4,10 +4,11 @@ The notebooks are generated so that their source is reviewable as a diff of this
 change: rebuild, execute (full run) and normalize, from the repo root::
 
     .venv/bin/python tools/build_notebooks.py            # all three, or pass 01 / 02 / 03
+    .venv/bin/python tools/build_notebooks.py 03 --markdown-only  # keep outputs, refresh text
     .venv/bin/jupyter nbconvert --to notebook --execute --inplace notebooks/01_*.ipynb
     .venv/bin/python tools/normalize_notebooks.py notebooks/01_*.ipynb
 
-Lessons 04 and later are written by hand in Jupyter; this script never touches them.
+Lessons 04 and later have their own generators in ``tools/lessons/`` (they use ``write_lesson``).
 """
 
 from __future__ import annotations
@@ -1011,17 +1012,32 @@ LESSONS = {
 FULL_RUN_TIMES = {"01": "70-90 seconds", "02": "45-50 seconds", "03": "30 seconds"}
 
 
+def write_lesson(fresh: nbformat.NotebookNode, filename: str, markdown_only: bool = False) -> None:
+    """Write a generated lesson to notebooks/. With ``markdown_only``, keep the executed notebook
+    on disk and replace only its markdown cells (matched by cell id), so outputs are kept."""
+    path = NOTEBOOKS / filename
+    if markdown_only:
+        nb = nbformat.read(path, as_version=4)
+        sources = {cell.id: cell for cell in fresh.cells}
+        for cell in nb.cells:
+            if cell.cell_type == "markdown" and cell.id in sources:
+                cell.source = sources[cell.id].source
+        fresh = nb
+    nbformat.validate(fresh)
+    nbformat.write(fresh, path)
+    print(f"wrote notebooks/{filename}")
+
+
 def main(argv: list[str]) -> None:
-    chosen = argv or list(LESSONS)
+    markdown_only = "--markdown-only" in argv
+    chosen = [a for a in argv if a != "--markdown-only"] or list(LESSONS)
     for number in chosen:
         filename, build = LESSONS[number]
         nb = build()
         for cell in nb.cells:
             if cell.cell_type == "markdown":
                 cell.source = cell.source.replace(f"__TIME_{number}__", FULL_RUN_TIMES[number])
-        nbformat.validate(nb)
-        nbformat.write(nb, NOTEBOOKS / filename)
-        print(f"wrote notebooks/{filename}")
+        write_lesson(nb, filename, markdown_only)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,8 @@ from __future__ import annotations
 import pathlib
 import sys
 
-import nbformat
-
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from build_notebooks import NOTEBOOKS, code, header, md, notebook, setup  # noqa: E402
+from build_notebooks import code, header, md, notebook, setup, write_lesson  # noqa: E402
 
 FILENAME = "06_sentiment_scalar_mix.ipynb"
 # Filled in after the full run (machine, wall time); the numbers themselves are printed by the run.
@@ -504,18 +502,7 @@ def lesson_06():
 
 
 def main(argv: list[str]) -> None:
-    path = NOTEBOOKS / FILENAME
-    fresh = lesson_06()
-    if "--markdown-only" in argv:
-        nb = nbformat.read(path, as_version=4)
-        sources = {cell.id: cell for cell in fresh.cells}
-        for cell in nb.cells:
-            if cell.cell_type == "markdown" and cell.id in sources:
-                cell.source = sources[cell.id].source
-        fresh = nb
-    nbformat.validate(fresh)
-    nbformat.write(fresh, path)
-    print(f"wrote notebooks/{FILENAME}")
+    write_lesson(lesson_06(), FILENAME, markdown_only="--markdown-only" in argv)
 
 
 if __name__ == "__main__":
