@@ -70,6 +70,9 @@ class BiLMConfig:
     dropout: float = 0.1
     # tokens per training window (truncated back-propagation length).
     unroll_steps: int = 20
+    # carry the LSTM state from each training batch into the next, as bilm-tf (rows of a batch
+    # are contiguous pieces of the corpus); False: shuffled windows, each from a zero state.
+    stateful: bool = False
     # windows per training batch: bigger batches use the CPU's matmul units better.
     batch_size: int = 128
     # optimizer learning rate (Adam in this repo; bilm-tf used Adagrad 0.2).
@@ -442,6 +445,7 @@ class BiLMTrainer(keras.Model):
         self.forward_loss_tracker = keras.metrics.Mean(name="forward_loss")
         self.backward_loss_tracker = keras.metrics.Mean(name="backward_loss")
         self.input_key = "char_ids" if config.token_input == "chars" else "token_ids"
+        self._carried = None  # the LSTM state between stateful training batches (not a weight)
 
     def build(self, input_shape=None):
         c = self.config
@@ -449,6 +453,8 @@ class BiLMTrainer(keras.Model):
                  else (None, None))
         self.encoder.build(shape)
         self.softmax.build((None, c.projection_dim))
+        if c.stateful and self._carried is None:
+            self._carried = _CarriedState(c)
 
     def _inputs(self, x):
         if isinstance(x, dict):
@@ -462,11 +468,44 @@ class BiLMTrainer(keras.Model):
         return x
 
     def call(self, x, training=None):
+        if training and self._carried is not None and isinstance(x, dict) \
+                and f"backward_{self.input_key}" in x:
+            return self._stateful_call(x)
         inputs = self._inputs(x)
         mask = self.encoder.token_mask(inputs)
         embedded = self.encoder.embed_tokens(inputs)
         forward, backward = self.encoder.run_lstms(embedded, mask, training=training)
         return {"forward": forward[-1], "backward": backward[-1]}
+
+    def _stateful_call(self, x):
+        """A training step of ``config.stateful``: ``x`` holds forward windows and, under
+        ``backward_*``, the windows the backward LM reads (already right to left); every layer of
+        both directions starts from the state the previous batch ended in."""
+        forward_ids = self._inputs(x)
+        backward_ids = self._inputs({self.input_key: x[f"backward_{self.input_key}"]})
+        batch = ops.shape(forward_ids)[0]
+        embedded = self.encoder.embed_tokens(ops.concatenate([forward_ids, backward_ids], 0))
+        x_pair = [embedded[:batch], embedded[batch:]]
+        encoder, carried = self.encoder, self._carried
+        final_h, final_c = [], []
+        for k, cells in enumerate(zip(encoder.forward_layers, encoder.backward_layers)):
+            inputs = [encoder.dropout_layer(h, training=True) for h in x_pair]
+            h, (h_last, c_last) = run_lstmps(cells, inputs, compiled=True, training=True,
+                                             initial_state=(carried.h[k], carried.c[k]),
+                                             return_state=True)
+            if self.config.use_skip_connections and k > 0:
+                h = [h_d + x_d for h_d, x_d in zip(h, x_pair)]
+            final_h.append(h_last)
+            final_c.append(c_last)
+            x_pair = h
+        carried.h.assign(ops.stack(final_h))
+        carried.c.assign(ops.stack(final_c))
+        return {"forward": x_pair[0], "backward": x_pair[1]}
+
+    def reset_state(self):
+        """Zero the carried LSTM state of stateful training (a no-op otherwise)."""
+        if self._carried is not None:
+            self._carried.reset()
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         mask = y.get("mask")
@@ -494,6 +533,25 @@ class BiLMTrainer(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "config": self.config.to_dict(), "seed": self.seed}
+
+
+class _CarriedState:
+    """The LSTM state ``h`` ``[layers, 2, B, P]`` and ``c`` ``[layers, 2, B, H]`` that stateful
+    training carries between batches. Plain ``tf.Variable``s in a plain object: Keras does not
+    track them, so they are not weights (not saved, not trained, no batch size in checkpoints)."""
+
+    def __init__(self, config: BiLMConfig):
+        import tensorflow as tf
+
+        c = config
+        self.h = tf.Variable(tf.zeros((c.n_layers, 2, c.batch_size, c.projection_dim)),
+                             trainable=False, name="carried_h")
+        self.c = tf.Variable(tf.zeros((c.n_layers, 2, c.batch_size, c.lstm_dim)),
+                             trainable=False, name="carried_c")
+
+    def reset(self):
+        self.h.assign(ops.zeros(self.h.shape))
+        self.c.assign(ops.zeros(self.c.shape))
 
 
 def count_parameters(config: BiLMConfig, include_softmax: bool = False) -> int:

@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, kind in _OVERRIDES.items():
         model.add_argument("--" + name.replace("_", "-"), type=kind, dest=name,
                            help=f"override config.{name}")
+    model.add_argument("--stateful", action="store_true", default=None,
+                       help="carry the LSTM state from batch to batch, as bilm-tf "
+                       "(config.stateful; default: shuffled windows from a zero state)")
     fit = train.add_argument_group("training")
     fit.add_argument("--output", required=True, help="run directory (config, vocab, weights, history)")
     fit.add_argument("--epochs", type=_positive_int, default=10, help="maximum epochs (default: 10)")
@@ -125,7 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test", choices=("train", "valid", "test"))
     evaluate.add_argument("--dataset", default="wikitext-2", choices=DATASETS)
     evaluate.add_argument("--file", help="text file to evaluate instead of --dataset/--split")
-    evaluate.add_argument("--steps", type=_positive_int, help="only the first N batches")
+    evaluate.add_argument("--steps", type=_positive_int,
+                          help="only the first N batches (windows protocol)")
+    evaluate.add_argument("--protocol", default="windows", choices=("windows", "stream"),
+                          help="windows: unroll_steps-token windows from a zero state (as in "
+                          "training); stream: the LSTM state carried through the text (bilm-tf's "
+                          "test). Default: %(default)s")
+    evaluate.add_argument("--streams", type=_positive_int, default=8,
+                          help="parallel pieces of the text for --protocol stream (default: 8)")
 
     embed = commands.add_parser("embed", help="ELMo vectors of a text file into HDF5",
                                 description="One tokenized sentence per line in INPUT; writes "
@@ -168,7 +178,8 @@ def _train(args, parser) -> dict:
     else:
         train_data = _corpus(args.dataset, args.train_file, "train")  # sentences
         vocab = text.Vocabulary.from_corpus(train_data, args.min_count, args.max_vocab)
-    overrides = {k: getattr(args, k) for k in _OVERRIDES if getattr(args, k) is not None}
+    overrides = {k: getattr(args, k) for k in (*_OVERRIDES, "stateful")
+                 if getattr(args, k) is not None}
     config = getattr(bilm.BiLMConfig, args.preset)(**{**overrides, "vocab_size": len(vocab)})
     print(f"config: {json.dumps(config.to_dict())}", flush=True)
     if args.train_shards:  # streamed, this worker's files only (TF_CONFIG), endless
@@ -204,6 +215,8 @@ def _train(args, parser) -> dict:
             if sentences:
                 summary[split] = train.evaluate_perplexity(trainer, sentences, vocab=vocab,
                                                            verbose=args.verbose)
+                summary[f"{split}_stream"] = train.evaluate_stream_perplexity(
+                    trainer, sentences, vocab=vocab, verbose=args.verbose)
         (pathlib.Path(args.output) / "perplexity.json").write_text(json.dumps(summary, indent=1))
     return summary
 
@@ -213,8 +226,15 @@ def _evaluate(args) -> dict:
 
     trainer, vocab = train.load_trained(args.model)
     sentences = _corpus(args.dataset, args.file, args.split)
-    result = train.evaluate_perplexity(trainer, sentences, args.steps, vocab=vocab)
-    return {"model": str(args.model), "data": args.file or f"{args.dataset}/{args.split}", **result}
+    if args.protocol == "stream":
+        if args.steps is not None:
+            raise ValueError("--steps applies to --protocol windows only")
+        result = train.evaluate_stream_perplexity(trainer, sentences, vocab=vocab,
+                                                  n_streams=args.streams)
+    else:
+        result = train.evaluate_perplexity(trainer, sentences, args.steps, vocab=vocab)
+    return {"model": str(args.model), "data": args.file or f"{args.dataset}/{args.split}",
+            "protocol": args.protocol, **result}
 
 
 def _embed(args) -> dict:

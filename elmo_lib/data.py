@@ -366,7 +366,11 @@ def load_ud_ewt(split: str) -> tuple[list[list[str]], list[list[str]]]:
 
 
 def _check_lm_args(batch_size: int, unroll_steps: int) -> None:
-    for name, value in (("batch_size", batch_size), ("unroll_steps", unroll_steps)):
+    _check_positive_ints(batch_size=batch_size, unroll_steps=unroll_steps)
+
+
+def _check_positive_ints(**values) -> None:
+    for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive int, received {value!r}")
 
@@ -394,6 +398,32 @@ def lm_steps_per_epoch(
     _check_lm_args(batch_size, unroll_steps)
     windows = lm_num_windows(sentences, unroll_steps, drop_remainder)
     return windows // batch_size if drop_remainder else -(-windows // batch_size)
+
+
+def _check_inputs(include_char_ids: bool, include_token_ids: bool) -> None:
+    if not (include_char_ids or include_token_ids):
+        raise ValueError("include_char_ids and include_token_ids are both False: nothing to feed")
+
+
+def _type_stream(sentences: Sequence[Sequence[str]], vocab: text.Vocabulary,
+                 max_characters_per_token: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The corpus as one stream of type indices, with a char-id and a vocab-id table per type.
+
+    Each non-empty sentence becomes ``<S> w1 .. wn </S>``. Returns ``stream`` int32 ``[N]``,
+    ``chars`` int32 ``[n_types + 1, C]`` and ``ids`` int32 ``[n_types + 1]``; the last type is
+    padding (zero chars, id 0). Only these are kept, never ``[N, C]`` char ids.
+    """
+    types = {text.BOS_TOKEN: 0, text.EOS_TOKEN: 1}  # token -> type index, by first appearance
+    stream = array.array("i")  # type indices, 4 bytes per token
+    for index, sentence in enumerate(sentences):
+        text._check_sentence(sentence, index)
+        if len(sentence):
+            stream.extend([0, *[types.setdefault(token, len(types)) for token in sentence], 1])
+    pad = len(types)
+    chars = np.zeros((pad + 1, max_characters_per_token), dtype=np.int32)
+    chars[:pad] = [text.token_char_ids(t, max_characters_per_token) for t in types]
+    ids = np.append(vocab.encode(list(types)), 0).astype(np.int32)  # the pad type gets id 0
+    return np.frombuffer(stream, dtype=np.int32).copy(), chars, ids
 
 
 def lm_dataset(
@@ -439,25 +469,16 @@ def lm_dataset(
         ValueError: bad sizes, no inputs requested, or a corpus too short for one window.
     """
     _check_lm_args(batch_size, unroll_steps)
-    if not (include_char_ids or include_token_ids):
-        raise ValueError("include_char_ids and include_token_ids are both False: nothing to feed")
-    types = {text.BOS_TOKEN: 0, text.EOS_TOKEN: 1}  # token -> type index, by first appearance
-    stream = array.array("i")  # type indices, 4 bytes per token
-    for index, sentence in enumerate(sentences):
-        text._check_sentence(sentence, index)
-        if len(sentence):
-            stream.extend([0, *[types.setdefault(token, len(types)) for token in sentence], 1])
-    length, pad = len(stream), len(types)  # `pad`: an extra type (zero chars, id 0) where mask is 0
+    _check_inputs(include_char_ids, include_token_ids)
+    stream, chars, ids = _type_stream(sentences, vocab, max_characters_per_token)
+    length, pad = len(stream), len(ids) - 1
     n_windows = _n_windows(length, unroll_steps, drop_remainder)
     if n_windows == 0:
         raise ValueError(f"the corpus gives {length} stream tokens, too few for one window of "
                          f"unroll_steps={unroll_steps} (empty corpus?)")
-    chars = np.zeros((pad + 1, max_characters_per_token), dtype=np.int32)
-    chars[:pad] = [text.token_char_ids(t, max_characters_per_token) for t in types]
-    ids = np.append(vocab.encode(list(types)), 0).astype(np.int32)  # the pad type gets id 0
     chars_t, ids_t = tf.constant(chars), tf.constant(ids)
     padded = np.full(length + unroll_steps + 2, pad, dtype=np.int32)
-    padded[:length] = np.frombuffer(stream, dtype=np.int32)
+    padded[:length] = stream
     stream_t, offsets = tf.constant(padded), tf.range(1, unroll_steps + 1, dtype=tf.int32)
     del stream, padded
 
@@ -483,3 +504,146 @@ def lm_dataset(
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def lm_stream_windows(
+    sentences: Sequence[Sequence[str]],
+    vocab: text.Vocabulary,
+    n_streams: int,
+    window: int,
+    *,
+    direction: str = "forward",
+    max_characters_per_token: int = text.MAX_CHARACTERS_PER_TOKEN,
+    include_char_ids: bool = True,
+    include_token_ids: bool = True,
+):
+    """Consecutive windows over the token stream, for evaluation with the LSTM state carried over.
+
+    bilm-tf measures perplexity *statefully*: the test text is read as one long stream and the
+    LSTM state flows from each batch into the next, so every token is predicted from all the text
+    before it. This cuts the stream (the one of :func:`lm_dataset`, ``<S> w1 .. wn </S>`` per
+    sentence) into ``n_streams`` contiguous pieces, one per batch row, and yields their windows
+    in reading order: window ``k`` of every row continues window ``k - 1``. The ``"backward"``
+    direction reads every piece right to left (its LM predicts the previous token), so its windows
+    walk each piece from its end. The scored tokens are those of :func:`lm_dataset`: every stream
+    position except the first and the last, ``N - 2`` in all. Only the last window of a row can
+    be padded (at its end), so a carried state never passes through padding.
+
+    Args:
+        sentences, vocab: the text and the vocabulary giving the target ids.
+        n_streams: batch rows (1 reads the text as a single stream, as bilm-tf's test; more
+            rows run faster, each row starting from a zero state). Clamped to ``N - 2``.
+        window: time steps per window; with the state carried it changes the speed, not the result.
+        direction: ``"forward"`` (targets: next tokens) or ``"backward"`` (previous tokens).
+        max_characters_per_token, include_char_ids, include_token_ids: as :func:`lm_dataset`.
+
+    Returns:
+        ``(n_windows, generator)``; the generator yields NumPy ``(inputs, targets)`` with
+        ``inputs["char_ids"]`` ``[n_streams, window, C]`` and/or ``inputs["token_ids"]``
+        ``[n_streams, window]``, and ``targets`` ``{"token_ids", "mask"}`` ``[n_streams, window]``
+        (mask 1.0 for real tokens).
+
+    Raises:
+        ValueError: bad sizes or direction, nothing to feed, or fewer than 3 stream tokens.
+    """
+    _check_positive_ints(n_streams=n_streams, window=window)
+    _check_inputs(include_char_ids, include_token_ids)
+    if direction not in ("forward", "backward"):
+        raise ValueError(f"direction must be 'forward' or 'backward', received {direction!r}")
+    stream, chars, ids = _type_stream(sentences, vocab, max_characters_per_token)
+    scored = len(stream) - 2
+    if scored < 1:
+        raise ValueError(f"the corpus gives {len(stream)} stream tokens, too few to score one "
+                         "(empty corpus?)")
+    n_streams = min(n_streams, scored)
+    row_length = -(-scored // n_streams)
+    n_windows = -(-row_length // window)
+    positions = np.full(n_streams * row_length, -1, dtype=np.int64)
+    positions[:scored] = np.arange(1, scored + 1)
+    rows = positions.reshape(n_streams, row_length)
+    if direction == "backward":  # each row right to left, its padding (if any) kept at the end
+        rows = np.stack([np.concatenate([r[r >= 0][::-1], r[r < 0]]) for r in rows])
+    rows = np.pad(rows, ((0, 0), (0, n_windows * window - row_length)), constant_values=-1)
+    shift = 1 if direction == "forward" else -1
+    pad = len(ids) - 1
+
+    def windows():
+        for k in range(n_windows):
+            where = rows[:, k * window:(k + 1) * window]
+            valid = where >= 0
+            types = np.where(valid, stream[np.where(valid, where, 0)], pad)
+            target_types = np.where(valid, stream[np.where(valid, where + shift, 0)], pad)
+            inputs = {"char_ids": chars[types]} if include_char_ids else {}
+            if include_token_ids:
+                inputs["token_ids"] = ids[types]
+            yield inputs, {"token_ids": ids[target_types], "mask": valid.astype(np.float32)}
+
+    return n_windows, windows()
+
+
+def lm_stateful_dataset(
+    sentences: Sequence[Sequence[str]],
+    vocab: text.Vocabulary,
+    batch_size: int,
+    unroll_steps: int,
+    *,
+    max_characters_per_token: int = text.MAX_CHARACTERS_PER_TOKEN,
+    repeat: bool = True,
+    include_char_ids: bool = True,
+    include_token_ids: bool = True,
+) -> tf.data.Dataset:
+    """Training batches for stateful training (``BiLMConfig.stateful``), as bilm-tf trains.
+
+    The stream of :func:`lm_dataset` (all but its first and last token) is cut into ``batch_size``
+    contiguous pieces of ``n * unroll_steps`` tokens (the rest, under ``batch_size * unroll_steps``
+    tokens, is left out). Row ``b`` of batch ``k`` is window ``k`` of piece ``b`` for the forward
+    LM, and window ``k`` of piece ``b`` read from its end for the backward LM, so the LSTM state each
+    row ends a batch with is the right start for the same row of the next batch. Not shuffled (the
+    order is the point); with ``repeat`` the pieces start over after ``n`` batches.
+
+    Returns:
+        ``tf.data.Dataset`` of ``(inputs, targets)``: ``inputs`` has ``"char_ids"`` and
+        ``"backward_char_ids"`` ``[B, T, C]`` (and/or ``"token_ids"``, ``"backward_token_ids"``
+        ``[B, T]``); ``targets`` has ``"next_token_ids"`` (for the forward windows),
+        ``"previous_token_ids"`` (for the backward windows) and ``"mask"`` (all 1.0).
+
+    Raises:
+        ValueError: bad sizes, nothing to feed, or a corpus under one token per row and step.
+    """
+    _check_lm_args(batch_size, unroll_steps)
+    _check_inputs(include_char_ids, include_token_ids)
+    stream, chars, ids = _type_stream(sentences, vocab, max_characters_per_token)
+    n_windows = max(len(stream) - 2, 0) // (batch_size * unroll_steps)
+    if n_windows == 0:
+        raise ValueError(f"the corpus gives {len(stream)} stream tokens, too few for "
+                         f"batch_size={batch_size} rows of unroll_steps={unroll_steps} tokens")
+    length = n_windows * unroll_steps
+    forward = 1 + np.arange(batch_size * length, dtype=np.int32).reshape(batch_size, length)
+    tables = {name: tf.constant(value) for name, value in (
+        ("stream", stream), ("chars", chars), ("ids", ids), ("forward", forward),
+        ("backward", np.ascontiguousarray(forward[:, ::-1])))}
+
+    def gather(k):
+        window = slice(k * unroll_steps, (k + 1) * unroll_steps)
+        forward_positions = tables["forward"][:, window]
+        backward_positions = tables["backward"][:, window]
+        inputs = {}
+        for prefix, positions in (("", forward_positions), ("backward_", backward_positions)):
+            types = tf.gather(tables["stream"], positions)
+            if include_char_ids:
+                inputs[f"{prefix}char_ids"] = tf.gather(tables["chars"], types)
+            if include_token_ids:
+                inputs[f"{prefix}token_ids"] = tf.gather(tables["ids"], types)
+
+        def ids_at(positions):
+            return tf.gather(tables["ids"], tf.gather(tables["stream"], positions))
+
+        return inputs, {"next_token_ids": ids_at(forward_positions + 1),
+                        "previous_token_ids": ids_at(backward_positions - 1),
+                        "mask": tf.ones((batch_size, unroll_steps), tf.float32)}
+
+    dataset = tf.data.Dataset.range(n_windows)
+    if repeat:
+        dataset = dataset.repeat()
+    return dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE,
+                       deterministic=True).prefetch(tf.data.AUTOTUNE)

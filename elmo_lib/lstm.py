@@ -124,9 +124,12 @@ def _clip_gradient(x, bound, grad):
 
 
 def _recurrence_forward(projected, recurrent_kernel, projection_kernel, cell_clip, proj_clip,
-                        save: bool = True):
+                        save: bool = True, initial_state=None, return_state: bool = False):
     """The forward loop. Returns outputs and, with ``save``, what the hand-written gradient needs
-    (gates, cells, projections, ``m``), all ``[T, N, B, *]``; without it only ``(outputs,)``."""
+    (gates, cells, projections, ``m``), all ``[T, N, B, *]``; without it only ``(outputs,)``.
+
+    ``initial_state`` ``(h0 [N, B, P], c0 [N, B, H])`` replaces the zero state; ``return_state``
+    appends the final ``(h, c)`` (after the last step, padding steps included) to the tuple."""
     dtype = projected.dtype
     steps = tf.shape(projected)[0]
     state_shape = tf.shape(projected)[1:3]
@@ -152,17 +155,24 @@ def _recurrence_forward(projected, recurrent_kernel, projection_kernel, cell_cli
                      projs_ta.write(t, p), ms_ta.write(t, m))
         return (t + 1, h, c, hs.write(t, h), *saved)
 
-    h0 = tf.zeros(tf.concat([state_shape, [proj]], 0), dtype)
-    c0 = tf.zeros(tf.concat([state_shape, [hidden]], 0), dtype)
+    if initial_state is None:
+        h0 = tf.zeros(tf.concat([state_shape, [proj]], 0), dtype)
+        c0 = tf.zeros(tf.concat([state_shape, [hidden]], 0), dtype)
+    else:
+        h0, c0 = (tf.cast(x, dtype) for x in initial_state)
     arrays = (array(), array(), array(), array(), array()) if save else (array(),)
     loop = tf.while_loop(lambda t, *_: t < steps, step, (0, h0, c0, *arrays),
                          maximum_iterations=steps)
-    return tuple(ta.stack() for ta in loop[3:])  # outputs[, gates, cells, projs, ms]
+    stacked = tuple(ta.stack() for ta in loop[3:])  # outputs[, gates, cells, projs, ms]
+    return (*stacked, loop[1], loop[2]) if return_state else stacked
 
 
 def _recurrence_backward(d_outputs, outputs, gates, cells, projs, ms, recurrent_kernel,
-                         projection_kernel, cell_clip, proj_clip):
-    """Back-propagation through time: gradients of the projected inputs and the two kernels."""
+                         projection_kernel, h0, c0, cell_clip, proj_clip):
+    """Back-propagation through time: gradients of the projected inputs and the two kernels.
+
+    ``h0``/``c0`` is the state the forward loop started from (no gradient flows into it: truncated
+    back-propagation, as bilm-tf's carried state)."""
     dtype = d_outputs.dtype
     steps = tf.shape(d_outputs)[0]
 
@@ -171,8 +181,8 @@ def _recurrence_backward(d_outputs, outputs, gates, cells, projs, ms, recurrent_
 
     gates_ta, cells_ta = array().unstack(gates), array().unstack(cells)
     projs_ta, d_out_ta = array().unstack(projs), array().unstack(d_outputs)
-    previous_cells = array().unstack(  # c_{t-1} after clipping, zeros before the first step
-        tf.concat([tf.zeros_like(cells[:1]), _clip(cells[:-1], cell_clip)], 0))
+    previous_cells = array().unstack(  # c_{t-1} after clipping, c0 before the first step
+        tf.concat([c0[None], _clip(cells[:-1], cell_clip)], 0))
     recurrent_t = tf.transpose(recurrent_kernel, (0, 2, 1))
     projection_t = tf.transpose(projection_kernel, (0, 2, 1))
 
@@ -192,7 +202,7 @@ def _recurrence_backward(d_outputs, outputs, gates, cells, projs, ms, recurrent_
                          (0, tf.zeros_like(outputs[0]), tf.zeros_like(cells[0]), array(), array()),
                          maximum_iterations=steps)
     dz, dp = loop[3].stack(), loop[4].stack()
-    h_previous = tf.concat([tf.zeros_like(outputs[:1]), outputs[:-1]], 0)
+    h_previous = tf.concat([h0[None], outputs[:-1]], 0)
     d_recurrent = tf.einsum("tnbp,tnbg->npg", h_previous, dz)
     d_projection = tf.einsum("tnbh,tnbp->nhp", ms, dp)
     return dz, d_recurrent, d_projection
@@ -205,9 +215,9 @@ def _recurrence_functions(cell_clip, proj_clip, compiled: bool):
     """The forward and backward loops for these clips, XLA-compiled ``tf.function``s if asked."""
     key = (cell_clip, proj_clip, compiled)
     if key not in _COMPILED_RECURRENCES:
-        def forward(projected, recurrent_kernel, projection_kernel):
+        def forward(projected, recurrent_kernel, projection_kernel, h0, c0):
             return _recurrence_forward(projected, recurrent_kernel, projection_kernel,
-                                       cell_clip, proj_clip)
+                                       cell_clip, proj_clip, initial_state=(h0, c0))
 
         def backward(*tensors):
             return _recurrence_backward(*tensors, cell_clip=cell_clip, proj_clip=proj_clip)
@@ -220,12 +230,13 @@ def _recurrence_functions(cell_clip, proj_clip, compiled: bool):
 
 
 def _lstmp_recurrence(projected, recurrent_kernel, projection_kernel, cell_clip, proj_clip,
-                      compiled: bool = False, training: bool = True):
+                      compiled: bool = False, training: bool = True, initial_state=None):
     """The LSTMP recurrence of N independent cells at once, with a hand-written gradient.
 
     ``projected`` is ``x_t W + b`` for all steps, time-major ``[T, N, B, 4H]`` (N cells, e.g. the
     forward and backward direction of one layer); ``recurrent_kernel`` ``[N, P, 4H]``,
-    ``projection_kernel`` ``[N, H, P]``. Returns the outputs ``h_t`` ``[T, N, B, P]``.
+    ``projection_kernel`` ``[N, H, P]``. Returns the outputs ``h_t`` ``[T, N, B, P]`` and the final
+    cell state ``c_T`` ``[N, B, H]`` (the final ``h`` is ``outputs[-1]``).
 
     Why not let TensorFlow differentiate the ``tf.while_loop``: its gradient adds ``h^T dz`` into a
     ``[P, 4H]`` accumulator (and ``m^T dp`` into ``[H, P]``) at every step. Here the backward loop
@@ -236,12 +247,23 @@ def _lstmp_recurrence(projected, recurrent_kernel, projection_kernel, cell_clip,
     work. That costs one compilation per input shape, so the biLM uses it for training only. The
     gradient is checked against automatic differentiation of a plain loop in the tests.
 
+    ``initial_state`` ``(h0, c0)`` starts the loop from a carried state (zeros if None); no
+    gradient flows into it (truncated back-propagation through time).
+
     ``training=False`` runs a lighter loop that keeps nothing for the gradient (inference: ELMo
     features); TensorFlow can still differentiate it the slow, automatic way.
     """
+    if initial_state is None:
+        n, batch = tf.shape(projected)[1], tf.shape(projected)[2]
+        h0 = tf.zeros(tf.stack([n, batch, tf.shape(projection_kernel)[2]]), projected.dtype)
+        c0 = tf.zeros(tf.stack([n, batch, tf.shape(projection_kernel)[1]]), projected.dtype)
+    else:
+        h0, c0 = (tf.stop_gradient(tf.cast(x, projected.dtype)) for x in initial_state)
     if not training:
-        return _recurrence_forward(projected, recurrent_kernel, projection_kernel, cell_clip,
-                                   proj_clip, save=False)[0]
+        outputs, _, c_final = _recurrence_forward(
+            projected, recurrent_kernel, projection_kernel, cell_clip, proj_clip, save=False,
+            initial_state=(h0, c0), return_state=True)
+        return outputs, c_final
     forward, backward = _recurrence_functions(cell_clip, proj_clip, compiled)
 
     @tf.custom_gradient
@@ -249,22 +271,26 @@ def _lstmp_recurrence(projected, recurrent_kernel, projection_kernel, cell_clip,
         # stop_gradient: an eager GradientTape would otherwise record the loop itself as well
         # (and could not differentiate an XLA function holding TensorLists).
         saved = forward(*(tf.stop_gradient(x) for x in (projected, recurrent_kernel,
-                                                         projection_kernel)))
+                                                         projection_kernel)), h0, c0)
 
-        def gradient(d_outputs):
-            return backward(d_outputs, *saved, recurrent_kernel, projection_kernel)
+        def gradient(d_outputs, d_c_final):  # the final cell state is not differentiated
+            return backward(d_outputs, *saved, recurrent_kernel, projection_kernel, h0, c0)
 
-        return saved[0], gradient
+        return (saved[0], _clip(saved[2][-1], cell_clip)), gradient
 
     return recurrence(projected, recurrent_kernel, projection_kernel)
 
 
 def run_lstmps(cells: Sequence[LSTMP], inputs: Sequence, mask=None, compiled: bool = False,
-               training: bool = True) -> list:
+               training: bool = True, initial_state=None, return_state: bool = False):
     """Run several :class:`LSTMP` layers of the same sizes, each on its own input, in ONE loop.
 
     The biLM runs its forward and backward layer ``k`` this way (the backward input reversed within
     each sentence). Equal to ``[cell(x, mask=mask) for cell, x in zip(cells, inputs)]``.
+
+    For a long text cut into consecutive windows (stateful evaluation and training, as bilm-tf),
+    pass the previous window's final state as ``initial_state`` and ask for ``return_state``; the
+    outputs are then the same as one call on the whole text.
 
     Args:
         cells: built ``LSTMP`` layers with equal ``units``, ``projection_dim`` and clipping.
@@ -273,6 +299,16 @@ def run_lstmps(cells: Sequence[LSTMP], inputs: Sequence, mask=None, compiled: bo
         compiled: XLA-compile the recurrence and its gradient (one compilation per shape; worth it
             for training steps of a fixed shape, see ``_lstmp_recurrence``).
         training: False for inference: a forward-only loop that saves nothing for the gradient.
+        initial_state: ``(h [N, B, P], c [N, B, H])`` (N = number of cells) to start from instead
+            of zeros. In training no gradient flows into it (truncated back-propagation through
+            time: bilm-tf trains this way, carrying the state from batch to batch).
+        return_state: also return the final ``(h, c)``, as ``(outputs, (h, c))``, without
+            gradient. It is the state after the last time step, padded steps included: only the
+            last window of a text may be padded.
+
+    Returns:
+        one ``[batch, time, projection_dim]`` tensor per cell (zero where ``mask`` is False), and
+        with ``return_state`` the final state.
     """
     first = cells[0]
     for cell in cells[1:]:
@@ -287,9 +323,12 @@ def run_lstmps(cells: Sequence[LSTMP], inputs: Sequence, mask=None, compiled: bo
                            + ops.cast(cell.bias, dtype) for cell, x in zip(cells, inputs)], axis=1)
     recurrent = ops.stack([ops.cast(cell.recurrent_kernel, dtype) for cell in cells])
     projection = ops.stack([ops.cast(cell.projection_kernel, dtype) for cell in cells])
-    outputs = _lstmp_recurrence(projected, recurrent, projection, first.cell_clip,
-                                first.proj_clip, compiled=compiled, training=training)
+    outputs, c_final = _lstmp_recurrence(projected, recurrent, projection, first.cell_clip,
+                                         first.proj_clip, compiled=compiled, training=training,
+                                         initial_state=initial_state)
+    state = (tf.stop_gradient(outputs[-1]), tf.stop_gradient(c_final))
     outputs = tf.transpose(outputs, (1, 2, 0, 3))  # [N, B, T, P]
     if mask is not None:
         outputs = outputs * ops.cast(mask, outputs.dtype)[None, :, :, None]
-    return [outputs[n] for n in range(len(cells))]
+    outputs = [outputs[n] for n in range(len(cells))]
+    return (outputs, tuple(state)) if return_state else outputs

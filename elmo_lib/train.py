@@ -3,6 +3,7 @@
 - :func:`train_bilm`          compile a :class:`~elmo_lib.bilm.BiLMTrainer` and ``fit`` it; writes a run dir
 - :func:`load_trained`        ``(trainer, vocab)`` back from a run dir
 - :func:`evaluate_perplexity` token-weighted full-softmax perplexity of both directions
+- :func:`evaluate_stream_perplexity` the same with the LSTM state carried through the text
 - :func:`sample_sentences`    sample text from the forward LM (lesson 04)
 
 A run directory holds ``config.json``, ``vocab.txt``, ``best.weights.h5`` (best ``val_loss``),
@@ -28,6 +29,7 @@ import tensorflow as tf
 
 from elmo_lib import data, distribute, text
 from elmo_lib.bilm import BiLMConfig, BiLMTrainer
+from elmo_lib.lstm import run_lstmps
 
 CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.txt"
@@ -217,6 +219,14 @@ def _as_dataset(sentences_or_dataset, vocab, config: BiLMConfig, *, training: bo
     if isinstance(sentences_or_dataset, tf.data.Dataset):
         return sentences_or_dataset, None
     sentences = sentences_or_dataset
+    if training and config.stateful:  # contiguous rows in order, the LSTM state carried over
+        dataset = data.lm_stateful_dataset(
+            sentences, vocab, config.batch_size, config.unroll_steps,
+            max_characters_per_token=config.max_characters_per_token,
+            include_char_ids=config.token_input == "chars",
+            include_token_ids=config.token_input == "words")
+        stream_tokens = sum(len(s) + 2 for s in sentences if len(s))
+        return dataset, (stream_tokens - 2) // (config.batch_size * config.unroll_steps)
     drop_remainder = training or drop_remainder
     steps = data.lm_steps_per_epoch(sentences, config.batch_size, config.unroll_steps,
                                     drop_remainder=drop_remainder)
@@ -342,6 +352,9 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
     if replicas > 1 and config.batch_size % replicas:
         raise ValueError(f"config.batch_size={config.batch_size} (the global batch) must be a "
                          f"multiple of the {replicas} replicas")
+    if config.stateful and replicas > 1:
+        raise ValueError("config.stateful=True carries one LSTM state per batch row and needs a "
+                         f"single replica; the strategy has {replicas}")
     chief_dir = pathlib.Path(output_dir)
     out = distribute.worker_output_dir(chief_dir) if multi_worker else chief_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -498,6 +511,11 @@ def evaluate_perplexity(trainer: BiLMTrainer, dataset, steps: int | None = None,
             bar.update(i + 1)
     if totals["tokens"] == 0:
         raise ValueError("evaluate_perplexity: the dataset has no real tokens (mask is all 0)")
+    return _perplexities(totals)
+
+
+def _perplexities(totals: dict) -> dict:
+    """Summed losses per direction and the token count -> perplexities (see evaluate_perplexity)."""
     result = {"tokens": int(totals["tokens"])}
     for direction in ("forward", "backward"):
         loss = totals[direction] / totals["tokens"]
@@ -506,6 +524,79 @@ def evaluate_perplexity(trainer: BiLMTrainer, dataset, steps: int | None = None,
     result["mean"] = 0.5 * (result["forward"] + result["backward"])
     result["geometric_mean"] = math.exp(0.5 * (result["forward_loss"] + result["backward_loss"]))
     return result
+
+
+def _stream_step(trainer: BiLMTrainer, direction: str):
+    """One window of one direction's LM with the LSTM state carried in and out (no dropout)."""
+    encoder = trainer.encoder
+    layers = encoder.forward_layers if direction == "forward" else encoder.backward_layers
+
+    @tf.function(jit_compile=False, reduce_retracing=True)
+    def step(inputs, targets, mask, states):
+        x = encoder.embed_tokens(trainer._inputs(inputs))
+        new_states = []
+        for k, layer in enumerate(layers):
+            (h,), state = run_lstmps([layer], [x], mask=mask, training=False,
+                                     initial_state=states[k], return_state=True)
+            if encoder.config.use_skip_connections and k > 0:
+                h = h + x
+            new_states.append(state)
+            x = h
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, trainer.softmax(x))
+        return tf.reduce_sum(losses * mask), new_states
+
+    return step
+
+
+def evaluate_stream_perplexity(trainer: BiLMTrainer, sentences: Sequence[Sequence[str]], *,
+                               vocab: text.Vocabulary, n_streams: int = 8, window: int = 128,
+                               verbose: int = 1) -> dict:
+    """Full-softmax perplexity with the LSTM state carried through the text (bilm-tf's protocol).
+
+    :func:`evaluate_perplexity` scores ``unroll_steps``-token windows that each start from a zero
+    state, as in training: the first tokens of a window are predicted from almost no context.
+    bilm-tf's test instead reads the text as one stream, carrying the state from batch to batch,
+    so each token is predicted from everything before it (after it, for the backward LM). This
+    does the same with ``n_streams`` pieces read in parallel (:func:`elmo_lib.data.lm_stream_windows`;
+    ``n_streams=1`` is exactly one stream). It scores the same ``N - 2`` tokens as
+    :func:`evaluate_perplexity`, so the two are directly comparable.
+
+    Args:
+        trainer: a :class:`BiLMTrainer`.
+        sentences: tokenized sentences (read in order, as one text).
+        vocab: the vocabulary.
+        n_streams: rows read in parallel, each from a zero state (faster; a few more cold starts).
+        window: steps per call; with the state carried it changes speed and memory, not the result.
+        verbose: 1 shows a progress bar.
+
+    Returns:
+        the dict of :func:`evaluate_perplexity` (``forward``, ``backward``, ``mean``, ...).
+    """
+    c = trainer.config
+    totals = {"forward": 0.0, "backward": 0.0, "tokens": 0.0}
+    bar = None
+    for pass_index, direction in enumerate(("forward", "backward")):
+        n_windows, windows = data.lm_stream_windows(
+            sentences, vocab, n_streams, window, direction=direction,
+            max_characters_per_token=c.max_characters_per_token,
+            include_char_ids=c.token_input == "chars", include_token_ids=c.token_input == "words")
+        if verbose and bar is None:
+            bar = keras.utils.Progbar(2 * n_windows, unit_name="window")
+        step = _stream_step(trainer, direction)
+        states = None
+        for k, (inputs, targets) in enumerate(windows):
+            if states is None:
+                rows = targets["mask"].shape[0]
+                states = [(tf.zeros((1, rows, c.projection_dim)), tf.zeros((1, rows, c.lstm_dim)))
+                          for _ in range(c.n_layers)]
+            loss, states = step(inputs, tf.constant(targets["token_ids"]),
+                                tf.constant(targets["mask"]), states)
+            totals[direction] += float(loss)
+            if direction == "forward":
+                totals["tokens"] += float(targets["mask"].sum())
+            if bar is not None:
+                bar.update(pass_index * n_windows + k + 1)
+    return _perplexities(totals)
 
 
 def sample_sentences(trainer: BiLMTrainer, vocab: text.Vocabulary, prefix: Sequence[str],

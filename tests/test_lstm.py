@@ -56,11 +56,12 @@ def test_lstmp_right_padding_does_not_change_real_steps():
     np.testing.assert_array_equal(out[:, 4:], 0.0)
 
 
-def _unrolled_lstmp(x, kernel, recurrent, bias, projection, cell_clip, proj_clip):
+def _unrolled_lstmp(x, kernel, recurrent, bias, projection, cell_clip, proj_clip, h0=None,
+                    c0=None):
     """The LSTMP equations as a Python loop of TF ops, for TF's automatic differentiation."""
     hidden = recurrent.shape[1] // 4
-    h = tf.zeros((x.shape[0], projection.shape[1]))
-    c = tf.zeros((x.shape[0], hidden))
+    h = tf.zeros((x.shape[0], projection.shape[1])) if h0 is None else h0
+    c = tf.zeros((x.shape[0], hidden)) if c0 is None else c0
     outputs = []
     for t in range(x.shape[1]):
         z = x[:, t] @ kernel + h @ recurrent + bias
@@ -100,12 +101,51 @@ def test_lstmp_hand_written_gradient_equals_autodiff_of_unrolled_loop(clips, com
     np.testing.assert_allclose(float(ours), float(reference), rtol=1e-5)
     if cell_clip < 1:  # the clipped case really clips somewhere
         assert np.abs(np.asarray(out)).max() == pytest.approx(proj_clip)
-    # XLA's CPU tanh/sigmoid are approximations good to ~1e-6 relative; through 6 steps of large
-    # weights that reaches a few 1e-5 on gradients of size ~10, hence the looser bound there.
-    tolerance = 1e-4 if compiled else 1e-5
+    _assert_gradients_close(got, expected, compiled)
+
+
+def _assert_gradients_close(got, expected, compiled):
+    """Two float32 computations of the same gradient, summed in different orders: equal to a
+    tolerance relative to the gradient's largest entry (float32 matmuls round differently on
+    AVX2 and AVX-512 machines). XLA's CPU tanh/sigmoid are approximations good to ~1e-6 relative;
+    through 6 steps of large weights that reaches a few 1e-5, hence the looser bound there."""
+    tolerance = 1e-4 if compiled else 2e-5
     for name, g, e in zip(["inputs", "kernel", "recurrent", "bias", "projection"], got, expected):
-        np.testing.assert_allclose(np.asarray(g), np.asarray(e), rtol=tolerance, atol=tolerance,
-                                   err_msg=name)
+        e = np.asarray(e)
+        np.testing.assert_allclose(np.asarray(g), e, rtol=tolerance,
+                                   atol=tolerance * max(1.0, float(np.abs(e).max())), err_msg=name)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["graph", "xla"])
+def test_gradient_from_a_carried_state_equals_autodiff(compiled):
+    """Stateful training: the loop starts from a given (h0, c0); no gradient flows into it."""
+    rng = np.random.default_rng(6)
+    x = tf.constant(rng.normal(size=(2, 5, 4)).astype("float32"))
+    layer = lstm.LSTMP(units=5, projection_dim=3, cell_clip=0.8, proj_clip=0.6)
+    layer.build(x.shape)
+    layer.set_weights([rng.normal(scale=1.5, size=w.shape).astype("float32")
+                       for w in layer.get_weights()])
+    h0 = tf.constant(rng.uniform(-0.6, 0.6, size=(1, 2, 3)).astype("float32"))
+    c0 = tf.constant(rng.uniform(-0.8, 0.8, size=(1, 2, 5)).astype("float32"))
+    probe = tf.constant(rng.normal(size=(2, 5, 3)).astype("float32"))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        (out,), (h_last, c_last) = lstm.run_lstmps([layer], [x], compiled=compiled,
+                                                   initial_state=(h0, c0), return_state=True)
+        ours = tf.reduce_sum(tf.sin(out) * probe)
+    got = tape.gradient(ours, [x] + [w.value for w in layer.weights])
+    weights = [tf.constant(w) for w in layer.get_weights()]
+    with tf.GradientTape() as tape:
+        tape.watch([x] + weights)
+        expected_out = _unrolled_lstmp(x, *weights, 0.8, 0.6, h0=h0[0], c0=c0[0])
+        reference = tf.reduce_sum(tf.sin(expected_out) * probe)
+    expected = tape.gradient(reference, [x] + weights)
+    np.testing.assert_allclose(np.asarray(out), np.asarray(expected_out), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(h_last[0]), np.asarray(expected_out[:, -1]), atol=1e-5)
+    assert float(tf.reduce_max(tf.abs(c_last))) <= 0.8 + 1e-6
+    # with a zero start the outputs differ: the state really was used
+    assert np.abs(np.asarray(out) - np.asarray(layer(x))).max() > 1e-2
+    _assert_gradients_close(got, expected, compiled)
 
 
 def test_run_lstmps_equals_separate_layers_and_checks_sizes():
