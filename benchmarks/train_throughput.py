@@ -103,12 +103,14 @@ def synthetic_dataset(config: bilm.BiLMConfig, seed: int = 0) -> tf.data.Dataset
 
 
 def wikitext2_dataset(config: bilm.BiLMConfig) -> tuple[tf.data.Dataset, int]:
-    """Endless shuffled WikiText-2 train batches and the vocabulary size."""
+    """Endless WikiText-2 train batches (shuffled windows, or contiguous rows for
+    ``config.stateful``) and the vocabulary size."""
     sentences = data.load_wikitext2("train")
     vocab = text.Vocabulary.from_corpus(sentences)
-    dataset = data.lm_dataset(sentences, vocab, config.batch_size, config.unroll_steps,
-                              repeat=True, include_token_ids=config.token_input == "words",
-                              include_char_ids=config.token_input == "chars")
+    make = data.lm_stateful_dataset if config.stateful else data.lm_dataset
+    dataset = make(sentences, vocab, config.batch_size, config.unroll_steps, repeat=True,
+                   include_token_ids=config.token_input == "words",
+                   include_char_ids=config.token_input == "chars")
     return dataset, len(vocab)
 
 
@@ -124,6 +126,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--num-sampled", type=int, help="override the preset's num_sampled")
     parser.add_argument("--vocab-size", type=int, help="override the preset's vocab_size")
     parser.add_argument("--no-jit", action="store_true", help="compile without XLA")
+    parser.add_argument("--stateful", action="store_true",
+                        help="stateful training (config.stateful; needs --data wikitext-2)")
     parser.add_argument("--data", choices=["synthetic", "wikitext-2"], default="synthetic")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps (compilation)")
     parser.add_argument("--steps", type=int, default=10, help="timed steps")
@@ -135,6 +139,10 @@ def main(argv=None) -> dict:
     overrides = {name: getattr(args, name) for name in
                  ("batch_size", "unroll_steps", "lstm_dim", "projection_dim", "num_sampled",
                   "vocab_size") if getattr(args, name) is not None}
+    if args.stateful:
+        if args.data != "wikitext-2":
+            parser.error("--stateful needs --data wikitext-2 (contiguous text)")
+        overrides["stateful"] = True
     config = getattr(bilm.BiLMConfig, args.preset)(**overrides)
     if args.data == "wikitext-2":
         dataset, vocab_size = wikitext2_dataset(config)
@@ -143,6 +151,7 @@ def main(argv=None) -> dict:
         dataset = synthetic_dataset(config)
     keras.utils.set_random_seed(0)
     trainer = bilm.BiLMTrainer(config, seed=0)
+    trainer.build()  # creates the carried LSTM state of a stateful config outside the step
     # The optimizer training uses (Adam, exact global-norm clip, repeated sparse rows merged).
     trainer.compile(optimizer=train.make_optimizer(config), jit_compile=not args.no_jit)
     clock = StepClock(args.warmup, args.warmup + args.steps)

@@ -468,8 +468,11 @@ class BiLMTrainer(keras.Model):
         return x
 
     def call(self, x, training=None):
-        if training and self._carried is not None and isinstance(x, dict) \
-                and f"backward_{self.input_key}" in x:
+        if training and isinstance(x, dict) and f"backward_{self.input_key}" in x:
+            if self._carried is None:
+                raise ValueError("stateful batches (lm_stateful_dataset) need a trainer with "
+                                 "config.stateful=True, built before training (trainer.build(); "
+                                 f"train.build_trainer does it); config.stateful={self.config.stateful}")
             return self._stateful_call(x)
         inputs = self._inputs(x)
         mask = self.encoder.token_mask(inputs)

@@ -3,11 +3,15 @@
 #
 #   ELMO_DATA_DIR=/path/to/data scripts/train_wikitext2.sh            # -> runs/cpu_wikitext2/
 #   OUTPUT=runs/other MINUTES=30 scripts/train_wikitext2.sh
+#   OUTPUT=runs/cpu_wikitext2_stateful scripts/train_wikitext2.sh --stateful   # bilm-tf's way
 #
 # Runs in the background (nohup) and logs to $OUTPUT/train.log. If the run is killed, run the
 # same command again: BackupAndRestore resumes from the last finished epoch, and the time budget
 # and the learning-rate schedule count the minutes already spent. At the end it writes the
-# full-softmax perplexities of valid and test to $OUTPUT/perplexity.json.
+# full-softmax perplexities of valid and test to $OUTPUT/perplexity.json, in windows from a zero
+# state ("valid", "test") and with the state carried through the text ("valid_stream",
+# "test_stream", bilm-tf's protocol). Extra arguments go to `elmo-lib train` (e.g. --stateful:
+# carry the LSTM state from batch to batch in training too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUTPUT=${OUTPUT:-runs/cpu_wikitext2}

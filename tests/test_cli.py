@@ -83,6 +83,15 @@ def test_tiny_train_then_evaluate(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["forward"] == pytest.approx(summary["valid"]["forward"], rel=1e-4)
     assert result["mean"] == pytest.approx(0.5 * (result["forward"] + result["backward"]))
+    assert result["protocol"] == "windows"
+
+    code = cli.main(["evaluate", "--model", str(run), "--file", str(corpus),
+                     "--protocol", "stream", "--streams", "8"])
+    assert code == 0
+    stream = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert stream["protocol"] == "stream" and stream["tokens"] == result["tokens"]
+    assert stream["forward"] == pytest.approx(summary["valid_stream"]["forward"], rel=1e-4)
+    assert stream["forward"] != pytest.approx(result["forward"], rel=1e-3)
 
 
 def test_multi_worker_without_tf_config_names_it(tmp_path, capsys, monkeypatch):

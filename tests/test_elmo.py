@@ -397,8 +397,10 @@ def test_embed_file_resumes_after_an_interruption(encoder, tmp_path, monkeypatch
                                             if line.split() and str(i) not in done)
     resumed = _read_all(target)
     assert sorted(resumed) == sorted(clean)
+    # The resumed run batches other sentences together (other batch size and padding), and
+    # float32 matmuls of other shapes may round differently in the last bit (seen on AVX2).
     for key in clean:
-        np.testing.assert_array_equal(resumed[key], clean[key])
+        np.testing.assert_allclose(resumed[key], clean[key], rtol=1e-6, atol=1e-6)
     assert sorted(os.listdir(tmp_path)) == ["clean.h5", "in.txt", "out.h5"]
     # A rerun of the finished file does nothing.
     stamp = target.stat().st_mtime_ns
@@ -469,8 +471,10 @@ def test_embed_file_survives_sigkill(encoder, tmp_path):
                                       progress=False))
     resumed = _read_all(target)
     assert sorted(resumed) == sorted(clean)
+    # The resumed run batches other sentences together (other batch size and padding), and
+    # float32 matmuls of other shapes may round differently in the last bit (seen on AVX2).
     for key in clean:
-        np.testing.assert_array_equal(resumed[key], clean[key])
+        np.testing.assert_allclose(resumed[key], clean[key], rtol=1e-6, atol=1e-6)
 
 
 def test_embed_file_bad_arguments(encoder, tmp_path):

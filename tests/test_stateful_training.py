@@ -92,3 +92,10 @@ def test_stateful_training_run(vocab, tmp_path):
     assert loaded.config.stateful
     assert len(loaded.get_weights()) == len(train.build_trainer(
         bilm.BiLMConfig.tiny(vocab_size=len(vocab)), jit_compile=False).get_weights())
+
+
+def test_stateful_batches_need_a_stateful_built_trainer(vocab):
+    x, _ = next(iter(data.lm_stateful_dataset(SENTENCES, vocab, 3, 4)))
+    plain = train.build_trainer(bilm.BiLMConfig.tiny(vocab_size=len(vocab)), jit_compile=False)
+    with pytest.raises(ValueError, match="config.stateful=False"):
+        plain(x, training=True)
