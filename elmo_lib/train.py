@@ -460,7 +460,7 @@ def load_trained(output_dir: str | os.PathLike, *, weights: str = BEST_WEIGHTS,
 
 
 def _loss_sums(trainer: BiLMTrainer):
-    @tf.function(jit_compile=False)
+    @tf.function(jit_compile=False, autograph=False)  # no tensor-dependent Python control flow
     def sums(x, y):
         hidden = trainer(x, training=False)
         weights = tf.cast(y["mask"], tf.float32)
@@ -531,7 +531,7 @@ def _stream_step(trainer: BiLMTrainer, direction: str):
     encoder = trainer.encoder
     layers = encoder.forward_layers if direction == "forward" else encoder.backward_layers
 
-    @tf.function(jit_compile=False, reduce_retracing=True)
+    @tf.function(jit_compile=False, reduce_retracing=True, autograph=False)
     def step(inputs, targets, mask, states):
         x = encoder.embed_tokens(trainer._inputs(inputs))
         new_states = []
