@@ -20,12 +20,13 @@ from build_notebooks import code, header, md, notebook, setup, write_lesson  # n
 
 FILENAME = "04_training_the_bilm.ipynb"
 # Filled in after the full run (machine, wall time); the numbers themselves are printed by the run.
-FULL_RUN = '316 s on a 2-core CPU (AMD EPYC, AVX-512, no GPU), machine otherwise idle; it loads the 60-minute training run and spends most of its time on the full-softmax perplexity of valid and test'
+FULL_RUN = '1,061 s (17.7 min, wall clock, nbconvert) on a 2-core CPU (AMD EPYC without AVX-512, no GPU), machine otherwise idle; it loads the 60-minute training run of 2026-11-29 and spends most of its time on full-softmax perplexities (valid and test, two protocols)'
 # What the full run showed, written after it (the notebook prints every number quoted here).
-RUN_FACTS = 'The run stopped on its 60-minute budget in its 12th epoch of 300 steps (3,475 steps, 7.8M tokens, about 3.7 passes over train), at 2,100-2,300 tokens/s on an otherwise idle machine (the rate includes the validation passes). Validation perplexity was still falling when the budget ran out, if slowly, as the cosine schedule had brought the learning rate down.'
-SAMPLED_READING = "On this batch the sampled loss is 5.19 nats against a full-softmax loss of 5.05: exp(sampled) = 179 is not the model's perplexity (156). The gap is not a constant: for frequent targets the sampled loss is far higher than the full one (4.73 vs 2.65 nats), for rare ones far lower (5.82 vs 8.43). Only the full softmax gives a perplexity."
-PERPLEXITY_READING = "Full-softmax perplexity on test: forward 167.5, backward 170.9, mean 169.2 (valid: 180.5 / 183.4 / 182.0). The untrained model sits at the vocabulary size (~33,200 for 33,280 words), as a uniform guess should. One CPU hour is far from AWD-LSTM's 65.8 on a GPU after days; the exercises suggest what to change first."
-SAMPLES_READING = 'The samples are locally fluent Wikipedia-style English ("The letter of the " <unk> " was established in the area .") without global sense, and lower temperature trades variety for more frequent words and more `<unk>`.'
+RUN_FACTS = "The run stopped on its 60-minute budget in its 8th epoch of 300 steps (2,174 steps, 4.87M tokens, about 2.3 passes over train), at 1,100-1,460 tokens/s (the rate includes the validation passes; this machine has no AVX-512 and trained about 1.5 times slower than the one of our previous run, which reached 169.2 on test in the same hour). Validation perplexity flattened over the last two epochs as the cosine schedule brought the learning rate down; the best checkpoint is epoch 7's."
+SAMPLED_READING = "On this batch the sampled loss is 5.47 nats against a full-softmax loss of 5.30: exp(sampled) = 238 is not the model's perplexity (200). The gap is not a constant: for frequent targets the sampled loss is far higher than the full one (4.97 vs 2.83 nats), for rare ones far lower (6.16 vs 8.77). Only the full softmax gives a perplexity."
+PERPLEXITY_READING = "Full-softmax perplexity on test: forward 204.1, backward 203.0, mean 203.5 (valid: 220.7 / 218.1 / 219.4). The untrained model sits at the vocabulary size (~33,200 for 33,280 words), as a uniform guess should. One CPU hour is far from AWD-LSTM's 65.8 on a GPU after days; the exercises suggest what to change first."
+STREAM_READING = 'The first positions are clearly the hardest: 5.88 nats at position 1 (one word of context), 5.54 at position 2, 5.38 at position 3. From about position 6 on, the curve stays within the noise of its 1,280 tokens per position (about ±0.1 nats), near 5.3 (the curve covers the first 20 batches of valid, the dashed line all of it). With the state carried, test perplexity drops from 203.5 to 189.9 (forward 204.1 → 190.8, backward 203.0 → 189.0; valid 219.4 → 205.3): 7% lower, for the same model and the same tokens. Only 7%, probably because this biLM was trained on 35-token windows that start from a zero state, so it has little practice with longer context. bilm-tf carried the state in training too: `BiLMConfig(stateful=True)` (`elmo-lib train --stateful`) does that here. Whoever quotes a perplexity should say which protocol it comes from.'
+SAMPLES_READING = 'The samples are locally fluent Wikipedia-style English ("The constituents determined a concept of concrete at the radial around which ...") without global sense, and lower temperature trades variety for more frequent words, more `<unk>` and more repetition ("and the <unk> , and the <unk> of the city").'
 # The command that trained runs/cpu_wikitext2 (what scripts/train_wikitext2.sh runs).
 COMMAND = ("elmo-lib train --dataset wikitext-2 --preset cpu --output runs/cpu_wikitext2 \\\n"
            "    --epochs 100 --steps-per-epoch 300 --validation-steps 30 --minutes 60 \\\n"
@@ -45,7 +46,8 @@ def lesson_04():
           time budget), or **load** the run that did, with the exact settings it used.
         - **Read** its loss curves, and **explain** why `exp(sampled loss)` is not a perplexity, on
           one batch: sampled and full softmax side by side.
-        - **Measure** the full-softmax perplexity of the forward and backward LMs on valid and test.
+        - **Measure** the full-softmax perplexity of the forward and backward LMs on valid and test,
+          in windows from a zero state and, as bilm-tf does, with the state carried through the text.
         - **Sample** sentences from the forward LM.
         - **Reload** the trained model the way lessons 05-07 do.
         """),
@@ -73,6 +75,8 @@ def lesson_04():
             SCHEDULE, WARMUP_STEPS = ("constant", 0) if QUICK else ("time_cosine", 100)
             JIT = False  # as the command's --no-jit (the char CNN is faster without XLA here)
             EVAL_STEPS = 3 if QUICK else None  # full-softmax batches per split (None = all)
+            STREAM_LINES = 20 if QUICK else None  # lines per split for the stateful protocol
+            POSITION_BATCHES = 2 if QUICK else 20  # valid batches for the loss-by-position plot
             DRAWS = 5 if QUICK else 10  # candidate draws averaged for the sampled loss
             SAMPLE_TOKENS, N_SAMPLES = (8, 2) if QUICK else (25, 3)
         ''', tags=("parameters",)),
@@ -271,7 +275,7 @@ def lesson_04():
         returns $\\exp$(sum of token losses / number of tokens) per direction, weighted by tokens
         (not a mean of batch means); `mean` is the average of the two perplexities, the number
         bilm-tf reports. Every token is scored once: windows do not overlap, and each starts from
-        a zero LSTM state (the biLM carries no state between batches).
+        a zero LSTM state, as in training (section 6 lifts that).
         """),
         code('''
             results, seconds = {}, {}
@@ -309,7 +313,70 @@ def lesson_04():
         md(f"""
         {PERPLEXITY_READING}
 
-        ## 6. Sampling from the forward LM
+        ## 6. Carrying the state: bilm-tf's protocol
+        In a window that starts from a zero state, the first word is predicted from one word of
+        context, the second from two, and so on: the average token sees only about
+        `unroll_steps / 2` words. Measure it: the forward loss at each position of the validation
+        windows.
+        """),
+        code('''
+            position_sums, position_counts = np.zeros(config.unroll_steps), np.zeros(config.unroll_steps)
+            for x_b, y_b in batches.take(POSITION_BATCHES):
+                logits_b = trainer.softmax(trainer(x_b, training=False)["forward"])
+                nll_b = keras.losses.sparse_categorical_crossentropy(
+                    y_b["next_token_ids"], logits_b, from_logits=True)
+                position_sums += np.sum(np.asarray(nll_b) * np.asarray(y_b["mask"]), axis=0)
+                position_counts += np.sum(np.asarray(y_b["mask"]), axis=0)
+            position_loss = position_sums / position_counts
+            for t in (1, 2, 5, 10, config.unroll_steps):
+                if t <= config.unroll_steps:
+                    print(f"position {t:2d}: forward loss {position_loss[t - 1]:.2f} nats "
+                          f"(exp = {np.exp(position_loss[t - 1]):,.0f})")
+        '''),
+        md("""
+        bilm-tf measured perplexity differently: its test script reads the whole text as **one
+        stream**, batch after batch, and carries the LSTM state from each batch into the next, so
+        every token is predicted from all the text before it (after it, for the backward LM).
+        `el.train.evaluate_stream_perplexity` does the same, reading the text as a few contiguous
+        pieces in parallel for speed (`el.data.lm_stream_windows`; each piece starts from a zero
+        state once). It scores exactly the same tokens as `evaluate_perplexity`, so the two
+        numbers compare directly; the window length no longer changes the result (the tests
+        check it against a NumPy run over each piece in one go).
+        """),
+        code('''
+            stream_results = {}
+            for split in ("valid", "test"):
+                start = time.monotonic()
+                stream_results[split] = el.train.evaluate_stream_perplexity(
+                    trainer, splits[split][:STREAM_LINES], vocab=vocab, verbose=0)
+                seconds[split] = time.monotonic() - start
+            print(f"{'split':6s} {'protocol':9s} {'tokens':>9s} {'forward':>9s} {'backward':>9s} {'mean':>9s}")
+            for split in ("valid", "test"):
+                for name, r in (("windows", results[split]), ("stream", stream_results[split])):
+                    print(f"{split:6s} {name:9s} {r['tokens']:9,d} {r['forward']:9.1f} "
+                          f"{r['backward']:9.1f} {r['mean']:9.1f}")
+        '''),
+        code('''
+            fig = el.plotting.line_curves(
+                np.arange(1, config.unroll_steps + 1),
+                {"windows from a zero state": position_loss}, "04_loss_by_position",
+                hlines={"state carried (stream protocol, valid)":
+                        stream_results["valid"]["forward_loss"]},
+                xlabel="position in the window (= words of context in the window)",
+                ylabel="forward cross-entropy (nats per token)",
+                title="The first words of a window have the least context")
+        '''),
+        code('''
+            if not QUICK:  # the same tokens, more context: the stream protocol can only help
+                for split in ("valid", "test"):
+                    assert stream_results[split]["tokens"] == results[split]["tokens"]
+                    assert stream_results[split]["mean"] < results[split]["mean"]
+            assert position_loss[0] > position_loss[-1]  # one word of context vs. a full window
+        '''),
+        md(f"""
+        {STREAM_READING}
+
+        ## 7. Sampling from the forward LM
         The forward LM is a generator: feed `<S> The`, take the full softmax at the last position,
         draw a word, append it and repeat (`el.train.sample_sentences`). The model reads
         *characters*, so any sampled word is spelled out again for the next step. A temperature
@@ -332,7 +399,7 @@ def lesson_04():
         md(f"""
         {SAMPLES_READING}
 
-        ## 7. The model for the next lessons
+        ## 8. The model for the next lessons
         Nothing needs exporting: the run directory *is* the model. Lessons 05-07 call
         `el.train.load_trained(run_dir)` and `el.bilm.encoder_from_trainer`, which gives the
         inference encoder (boundary tokens added and stripped, no dropout) with the trained weights.
@@ -366,6 +433,9 @@ def lesson_04():
         - Full-softmax perplexity is token-weighted `exp` of the mean cross-entropy, per direction;
           the table of section 5 has valid and test for our model, far below the untrained
           model's, which is of the order of the vocabulary size.
+        - How much context each token gets is part of the measurement: windows from a zero state
+          (as in training) versus the state carried through the text (bilm-tf's test protocol,
+          `evaluate_stream_perplexity`). Say which one a number is.
         - The forward LM can generate text; a temperature trades diversity for safety.
 
         ## Exercises
