@@ -421,6 +421,13 @@ class BiLMTrainer(keras.Model):
     validation in ``fit``) uses the full softmax, so ``val_loss`` is a true cross-entropy in nats
     and ``exp(val_forward_loss)`` a true perplexity.
 
+    With ``config.stateful`` (bilm-tf's training) feed it ``elmo_lib.data.lm_stateful_dataset``
+    batches instead: they add ``"backward_char_ids"`` (or ``"backward_token_ids"``), the windows the
+    backward LM reads right to left, and every training step starts each LSTM from the state the
+    same batch row ended the previous step in (:meth:`reset_state` zeroes it). Build the trainer
+    before training (``build()``; ``elmo_lib.train.build_trainer`` does it): that creates the
+    carried state, which is not a weight. Validation and inference start from a zero state.
+
     Args:
         config: a :class:`BiLMConfig` or its ``to_dict()``.
 
