@@ -21,10 +21,10 @@ export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-3}
 mkdir -p "$OUTPUT"
 # --no-jit: the char CNN's distinct-token shortcut only runs outside XLA, and XLA gave the LSTM
 # loop no measurable gain here (benchmarks/README.md).
-# An "epoch" here is 300 steps (about a third of a pass over WikiText-2 train), so checkpoints,
+# An "epoch" here is 900 steps (about one pass over WikiText-2 train), so checkpoints,
 # validation (on the first 30 valid batches, ~67k tokens) and early stopping come every ~10 min.
 nohup "$PYTHON" -m elmo_lib.cli train --dataset wikitext-2 --preset cpu --output "$OUTPUT" \
-  --epochs 100 --steps-per-epoch 300 --validation-steps 30 --minutes "$MINUTES" \
+  --epochs 100 --steps-per-epoch 900 --validation-steps 30 --minutes "$MINUTES" \
   --schedule time_cosine --warmup-steps 100 --patience 3 --log-every 50 --verbose 2 --no-jit \
   "$@" >>"$OUTPUT/train.log" 2>&1 &
 echo "training in the background (pid $!), log: $OUTPUT/train.log"
