@@ -20,16 +20,16 @@ from build_notebooks import code, header, md, notebook, setup, write_lesson  # n
 
 FILENAME = "04_training_the_bilm.ipynb"
 # Filled in after the full run (machine, wall time); the numbers themselves are printed by the run.
-FULL_RUN = '1,061 s (17.7 min, wall clock, nbconvert) on a 2-core CPU (AMD EPYC without AVX-512, no GPU), machine otherwise idle; it loads the 60-minute training run of 2026-11-29 and spends most of its time on full-softmax perplexities (valid and test, two protocols)'
+FULL_RUN = '630 s (10.5 min, wall clock, nbconvert) on a 2-core CPU (AMD EPYC without AVX-512, no GPU), machine otherwise idle; it loads the 60-minute training run of 2026-11-29 (the LSTM 256/128 preset) and spends most of its time on full-softmax perplexities (valid and test, two protocols)'
 # What the full run showed, written after it (the notebook prints every number quoted here).
-RUN_FACTS = "The run stopped on its 60-minute budget in its 8th epoch of 300 steps (2,174 steps, 4.87M tokens, about 2.3 passes over train), at 1,100-1,460 tokens/s (the rate includes the validation passes; this machine has no AVX-512 and trained about 1.5 times slower than the one of our previous run, which reached 169.2 on test in the same hour). Validation perplexity flattened over the last two epochs as the cosine schedule brought the learning rate down; the best checkpoint is epoch 7's."
-SAMPLED_READING = "On this batch the sampled loss is 5.47 nats against a full-softmax loss of 5.30: exp(sampled) = 238 is not the model's perplexity (200). The gap is not a constant: for frequent targets the sampled loss is far higher than the full one (4.97 vs 2.83 nats), for rare ones far lower (6.16 vs 8.77). Only the full softmax gives a perplexity."
-PERPLEXITY_READING = "Full-softmax perplexity on test: forward 204.1, backward 203.0, mean 203.5 (valid: 220.7 / 218.1 / 219.4). The untrained model sits at the vocabulary size (~33,200 for 33,280 words), as a uniform guess should. One CPU hour is far from AWD-LSTM's 65.8 on a GPU after days; the exercises suggest what to change first."
-STREAM_READING = 'The first positions are clearly the hardest: 5.88 nats at position 1 (one word of context), 5.54 at position 2, 5.38 at position 3. From about position 6 on, the curve stays within the noise of its 1,280 tokens per position (about ±0.1 nats), near 5.3 (the curve covers the first 20 batches of valid, the dashed line all of it). With the state carried, test perplexity drops from 203.5 to 189.9 (forward 204.1 → 190.8, backward 203.0 → 189.0; valid 219.4 → 205.3): 7% lower, for the same model and the same tokens. Only 7%, probably because this biLM was trained on 35-token windows that start from a zero state, so it has little practice with longer context. bilm-tf carried the state in training too: `BiLMConfig(stateful=True)` (`elmo-lib train --stateful`) does that here. Whoever quotes a perplexity should say which protocol it comes from.'
-SAMPLES_READING = 'The samples are locally fluent Wikipedia-style English ("The constituents determined a concept of concrete at the radial around which ...") without global sense, and lower temperature trades variety for more frequent words, more `<unk>` and more repetition ("and the <unk> , and the <unk> of the city").'
+RUN_FACTS = "The run stopped on its 60-minute budget in its 7th epoch of 900 steps (5,845 steps, 13.09M tokens, about 6.3 passes over train), at 3,570-3,670 tokens/s (the rate includes the validation passes). Validation perplexity fell to 161 in epoch 6 as the cosine schedule brought the learning rate down; the 7th epoch, cut by the budget after 445 steps, did not improve on it, so the best checkpoint is epoch 6's. The training loss (sampled softmax, with dropout) ended level with the validation loss (5.04 vs 5.08): no over-fitting yet. The preset used to have LSTM 512 with projection 256: on this machine that model saw 4.87M tokens in the hour and reached 203.5 on test; the smaller one sees 2.7 times as much text and ends lower (next sections)."
+SAMPLED_READING = "On this batch the sampled loss is 5.12 nats against a full-softmax loss of 5.00: exp(sampled) = 168 is not the model's perplexity (149). The gap is not a constant: for frequent targets the sampled loss is far higher than the full one (4.70 vs 2.64 nats), for rare ones far lower (5.72 vs 8.32). Only the full softmax gives a perplexity."
+PERPLEXITY_READING = "Full-softmax perplexity on test: forward 164.3, backward 165.6, mean 165.0 (valid: 176.8 / 177.7 / 177.2). The untrained model sits at the vocabulary size (33,237 and 33,278 for 33,280 words), as a uniform guess should. One CPU hour is far from AWD-LSTM's 65.8 on a GPU after days; the exercises suggest what to change first."
+STREAM_READING = 'The first positions are clearly the hardest: 5.80 nats at position 1 (one word of context), 5.42 at position 2, 5.18 at position 3. From about position 6 on, the curve stays within the noise of its 1,280 tokens per position (about ±0.15 nats), around 5.0-5.1 (the curve covers the first 20 batches of valid, the dashed line all of it). With the state carried, test perplexity drops from 165.0 to 149.7 (forward 164.3 → 149.2, backward 165.6 → 150.1; valid 177.2 → 160.9): 9% lower, for the same model and the same tokens. Only 9%, probably because this biLM was trained on 35-token windows that start from a zero state, so it has little practice with longer context. bilm-tf carried the state in training too: `BiLMConfig(stateful=True)` (`elmo-lib train --stateful`) does that here. Whoever quotes a perplexity should say which protocol it comes from.'
+SAMPLES_READING = 'The samples are locally fluent Wikipedia-style English ("The legacy of Creutz and south of the battlefield was the right to <unk> for the leadership of Anglesey .") without global sense ("The tropical storm was erected in June 2008 for the early 13th century ."), and lower temperature trades variety for more generic sentences, more frequent words and more `<unk>` ("such as the <unk> and her <unk>").'
 # The command that trained runs/cpu_wikitext2 (what scripts/train_wikitext2.sh runs).
 COMMAND = ("elmo-lib train --dataset wikitext-2 --preset cpu --output runs/cpu_wikitext2 \\\n"
-           "    --epochs 100 --steps-per-epoch 300 --validation-steps 30 --minutes 60 \\\n"
+           "    --epochs 100 --steps-per-epoch 900 --validation-steps 30 --minutes 60 \\\n"
            "    --schedule time_cosine --warmup-steps 100 --patience 3 --log-every 50 --verbose 2 \\\n"
            "    --no-jit")
 
@@ -69,7 +69,7 @@ def lesson_04():
             TRAIN_LINES = 400 if QUICK else None  # WikiText-2 train lines (None = all 36,718)
             VALID_LINES = 40 if QUICK else None  # valid lines for per-epoch validation (None = all)
             MAX_VOCAB = 500 if QUICK else None  # None: every type of the training split
-            EPOCHS, STEPS_PER_EPOCH = (3, 10) if QUICK else (100, 300)
+            EPOCHS, STEPS_PER_EPOCH = (3, 10) if QUICK else (100, 900)
             VALIDATION_STEPS = None if QUICK else 30  # batches validated after each epoch
             MINUTES = 5 if QUICK else 60  # training time budget
             SCHEDULE, WARMUP_STEPS = ("constant", 0) if QUICK else ("time_cosine", 100)
@@ -118,8 +118,8 @@ def lesson_04():
         """ + COMMAND.replace("\n", "\n        ") + """
         ```
 
-        Here an "epoch" is 300 steps (a third of a pass over the training split), so validation
-        (the first 30 valid batches) and checkpoints come every few minutes. The next cell loads
+        Here an "epoch" is 900 steps (about one pass over the training split), so validation
+        (the first 30 valid batches) and checkpoints come about every 10 minutes. The next cell loads
         that run if it finished (`last.weights.h5` is written when training returns), or trains
         with the same settings.
         """),
