@@ -110,7 +110,8 @@ def wikitext2_dataset(config: bilm.BiLMConfig) -> tuple[tf.data.Dataset, int]:
     make = data.lm_stateful_dataset if config.stateful else data.lm_dataset
     dataset = make(sentences, vocab, config.batch_size, config.unroll_steps, repeat=True,
                    include_token_ids=config.token_input == "words",
-                   include_char_ids=config.token_input == "chars")
+                   include_char_ids=config.token_input == "chars",
+                   max_characters_per_token=config.max_characters_per_token)
     return dataset, len(vocab)
 
 
@@ -125,6 +126,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--projection-dim", type=int, help="override the preset's projection_dim")
     parser.add_argument("--num-sampled", type=int, help="override the preset's num_sampled")
     parser.add_argument("--vocab-size", type=int, help="override the preset's vocab_size")
+    parser.add_argument("--max-characters-per-token", type=int,
+                        help="override the preset's max_characters_per_token")
     parser.add_argument("--no-jit", action="store_true", help="compile without XLA")
     parser.add_argument("--stateful", action="store_true",
                         help="stateful training (config.stateful; needs --data wikitext-2)")
@@ -138,7 +141,7 @@ def main(argv=None) -> dict:
 
     overrides = {name: getattr(args, name) for name in
                  ("batch_size", "unroll_steps", "lstm_dim", "projection_dim", "num_sampled",
-                  "vocab_size") if getattr(args, name) is not None}
+                  "vocab_size", "max_characters_per_token") if getattr(args, name) is not None}
     if args.stateful:
         if args.data != "wikitext-2":
             parser.error("--stateful needs --data wikitext-2 (contiguous text)")

@@ -290,9 +290,7 @@ class BiLMEncoder(keras.layers.Layer):
     def build(self, input_shape):
         c = self.config
         if c.token_input == "chars":
-            if len(input_shape) != 3 or input_shape[-1] not in (None, c.max_characters_per_token):
-                raise ValueError("BiLMEncoder expects char ids [batch, tokens, "
-                                 f"{c.max_characters_per_token}], received shape {input_shape}")
+            self._check_char_shape(input_shape)
             self.token_embedder.build(input_shape)
         else:
             if len(input_shape) != 2:
@@ -302,6 +300,15 @@ class BiLMEncoder(keras.layers.Layer):
         for layers in (self.forward_layers, self.backward_layers):
             for layer in layers:
                 layer.build((None, None, c.projection_dim))
+
+    def _check_char_shape(self, shape):
+        chars = self.config.max_characters_per_token
+        shape = tuple(shape)
+        if len(shape) != 3 or shape[-1] not in (None, chars):
+            raise ValueError(
+                f"BiLMEncoder expects char ids [batch, tokens, {chars}] (its config's "
+                f"max_characters_per_token), received shape {shape}; make them with "
+                f"elmo_lib.text.char_ids(sentences, {chars})")
 
     # ----- pieces, also used by the trainer and the lessons -----
     def token_mask(self, inputs):
@@ -355,6 +362,8 @@ class BiLMEncoder(keras.layers.Layer):
         return outputs[0], backward
 
     def call(self, inputs, training=None):
+        if self.config.token_input == "chars":
+            self._check_char_shape(inputs.shape)
         inputs = ops.cast(inputs, "int32")
         mask = self.token_mask(inputs)
         if self.add_boundaries:

@@ -26,8 +26,8 @@ PRESETS = ("tiny", "cpu", "small", "original")
 DATASETS = ("wikitext-2",)
 # Command-line flag -> BiLMConfig field, for the overrides of `train`.
 _OVERRIDES = {"lstm_dim": int, "projection_dim": int, "n_layers": int, "batch_size": int,
-              "unroll_steps": int, "num_sampled": int, "learning_rate": float, "dropout": float,
-              "clip_norm": float}
+              "unroll_steps": int, "num_sampled": int, "max_characters_per_token": int,
+              "learning_rate": float, "dropout": float, "clip_norm": float}
 
 
 def _positive_int(value: str) -> int:

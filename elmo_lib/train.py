@@ -233,6 +233,7 @@ def _as_dataset(sentences_or_dataset, vocab, config: BiLMConfig, *, training: bo
     dataset = data.lm_dataset(sentences, vocab, config.batch_size, config.unroll_steps,
                               shuffle=training, seed=seed, repeat=training,
                               drop_remainder=drop_remainder,
+                              max_characters_per_token=config.max_characters_per_token,
                               include_char_ids=config.token_input == "chars",
                               include_token_ids=config.token_input == "words")
     return dataset, steps

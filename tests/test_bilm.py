@@ -133,6 +133,16 @@ def test_encoder_rejects_wrong_rank():
         bilm.BiLMEncoder(bilm.BiLMConfig.tiny())(np.zeros((2, 3), "int32"))
 
 
+def test_encoder_with_shorter_tokens_names_the_width_it_needs():
+    config = bilm.BiLMConfig.tiny(max_characters_per_token=20)
+    encoder = bilm.BiLMEncoder(config)
+    out = encoder(text.char_ids([["The", "play"]], 20))
+    assert out["word_emb"].shape == (1, 2, config.projection_dim)
+    # Once built, 50-wide ids (text.char_ids's default) would run the CNN over 50 slots.
+    with pytest.raises(ValueError, match=r"\[batch, tokens, 20\].*char_ids\(sentences, 20\)"):
+        encoder(text.char_ids([["The", "play"]]))
+
+
 def test_word_level_encoder():
     config = bilm.BiLMConfig.tiny(token_input="words", vocab_size=20)
     encoder = bilm.build_encoder(config)

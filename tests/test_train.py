@@ -73,9 +73,11 @@ def test_loss_falls_and_run_dir_is_complete(corpus, tmp_path):
     assert abs(0.5 * (ppl["forward_loss"] + ppl["backward_loss"]) - best["val_loss"]) < 0.15
 
 
-def test_uniform_model_perplexity_is_vocab_size(corpus):
+@pytest.mark.parametrize("chars", [50, 20])  # 20: batches must follow the config's token width
+def test_uniform_model_perplexity_is_vocab_size(corpus, chars):
     sentences, vocab = corpus
-    trainer = train.build_trainer(tiny_config(vocab), jit_compile=False)
+    config = tiny_config(vocab, max_characters_per_token=chars)
+    trainer = train.build_trainer(config, jit_compile=False)
     trainer.softmax.kernel.assign(np.zeros(trainer.softmax.kernel.shape, "float32"))
     trainer.softmax.bias.assign(np.zeros(trainer.softmax.bias.shape, "float32"))
     result = train.evaluate_perplexity(trainer, sentences, vocab=vocab, verbose=0)
