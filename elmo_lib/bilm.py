@@ -362,9 +362,9 @@ class BiLMEncoder(keras.layers.Layer):
         return outputs[0], backward
 
     def call(self, inputs, training=None):
+        inputs = ops.cast(inputs, "int32")
         if self.config.token_input == "chars":
             self._check_char_shape(inputs.shape)
-        inputs = ops.cast(inputs, "int32")
         mask = self.token_mask(inputs)
         if self.add_boundaries:
             lengths = ops.sum(ops.cast(mask, "int32"), axis=1)

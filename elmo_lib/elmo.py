@@ -247,7 +247,8 @@ class ELMo(keras.layers.Layer):
         return tf.convert_to_tensor(inputs)
 
     def char_ids(self, inputs):
-        """The char ids ``int32 [B, T, 50]`` the biLM sees for ``inputs`` (of ``input_type``)."""
+        """The char ids ``int32 [B, T, C]`` the biLM sees for ``inputs`` (of ``input_type``);
+        ``C`` is the encoder config's ``max_characters_per_token`` (50 in the published models)."""
         inputs = self._convert(inputs)
         self._check_input(inputs)
         chars = self.encoder.config.max_characters_per_token
