@@ -467,9 +467,7 @@ def _loss_sums(trainer: BiLMTrainer):
         weights = tf.cast(y["mask"], tf.float32)
         out = {"tokens": tf.reduce_sum(weights)}
         for direction, key in (("forward", "next_token_ids"), ("backward", "previous_token_ids")):
-            logits = trainer.softmax(hidden[direction])
-            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
-                tf.cast(y[key], tf.int32), logits)
+            losses = trainer.softmax.token_losses(hidden[direction], y[key])
             out[direction] = tf.reduce_sum(losses * weights)
         return out
     return sums
@@ -543,7 +541,7 @@ def _stream_step(trainer: BiLMTrainer, direction: str):
                 h = h + x
             new_states.append(state)
             x = h
-        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, trainer.softmax(x))
+        losses = trainer.softmax.token_losses(x, targets)
         return tf.reduce_sum(losses * mask), new_states
 
     return step

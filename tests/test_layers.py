@@ -80,6 +80,28 @@ def test_full_softmax_of_uniform_model_is_log_vocab():
     assert math.isclose(loss, math.log(vocab), rel_tol=1e-6)  # perplexity = vocabulary size
 
 
+def test_full_softmax_token_losses_match_numpy_with_large_logits():
+    rng = np.random.default_rng(7)
+    vocab, dim = 23, 5
+    softmax = layers.LMSoftmax(vocab_size=vocab, num_sampled=3)
+    softmax.build((None, dim))
+    w = rng.normal(size=(vocab, dim)).astype("float32")
+    b = rng.normal(size=vocab).astype("float32")
+    softmax.set_weights([w, b])
+    hidden = (60.0 * rng.normal(size=(2, 4, dim))).astype("float32")  # logits in the hundreds
+    labels = rng.integers(0, vocab, size=(2, 4))
+    logits = hidden.astype(np.float64) @ w.T.astype(np.float64) + b  # float64, shifted by the max
+    top = logits.max(-1, keepdims=True)
+    log_z = np.log(np.exp(logits - top).sum(-1)) + top[..., 0]
+    expected = log_z - np.take_along_axis(logits, labels[..., None], -1)[..., 0]
+    got = np.asarray(softmax.token_losses(hidden, labels))
+    assert np.isfinite(got).all() and got.shape == (2, 4)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-3)
+    mask = np.array([[1, 1, 0, 0], [1, 0, 0, 0]], "float32")
+    np.testing.assert_allclose(float(softmax.full_loss(hidden, labels, mask)),
+                               expected[mask > 0].mean(), rtol=1e-5)
+
+
 def test_sampled_loss_matches_numpy_for_known_candidates(monkeypatch):
     rng = np.random.default_rng(5)
     vocab, dim = 11, 3
