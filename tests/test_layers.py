@@ -80,14 +80,20 @@ def test_full_softmax_of_uniform_model_is_log_vocab():
     assert math.isclose(loss, math.log(vocab), rel_tol=1e-6)  # perplexity = vocabulary size
 
 
-def test_full_softmax_token_losses_match_numpy_with_large_logits():
-    rng = np.random.default_rng(7)
-    vocab, dim = 23, 5
-    softmax = layers.LMSoftmax(vocab_size=vocab, num_sampled=3)
+def _random_softmax(rng, vocab, dim, num_sampled):
+    """An ``LMSoftmax`` with random weights, and those weights ``(W, b)`` as NumPy arrays."""
+    softmax = layers.LMSoftmax(vocab_size=vocab, num_sampled=num_sampled)
     softmax.build((None, dim))
     w = rng.normal(size=(vocab, dim)).astype("float32")
     b = rng.normal(size=vocab).astype("float32")
     softmax.set_weights([w, b])
+    return softmax, w, b
+
+
+def test_full_softmax_token_losses_match_numpy_with_large_logits():
+    rng = np.random.default_rng(7)
+    vocab, dim = 23, 5
+    softmax, w, b = _random_softmax(rng, vocab, dim, num_sampled=3)
     hidden = (60.0 * rng.normal(size=(2, 4, dim))).astype("float32")  # logits in the hundreds
     labels = rng.integers(0, vocab, size=(2, 4))
     logits = hidden.astype(np.float64) @ w.T.astype(np.float64) + b  # float64, shifted by the max
@@ -105,11 +111,7 @@ def test_full_softmax_token_losses_match_numpy_with_large_logits():
 def test_sampled_loss_matches_numpy_for_known_candidates(monkeypatch):
     rng = np.random.default_rng(5)
     vocab, dim = 11, 3
-    softmax = layers.LMSoftmax(vocab_size=vocab, num_sampled=4)
-    softmax.build((None, dim))
-    w = rng.normal(size=(vocab, dim)).astype("float32")
-    b = rng.normal(size=vocab).astype("float32")
-    softmax.set_weights([w, b])
+    softmax, w, b = _random_softmax(rng, vocab, dim, num_sampled=4)
     sampled = np.array([0, 3, 3, 7], "int32")
     monkeypatch.setattr(softmax, "sample_candidates", lambda: keras.ops.convert_to_tensor(sampled))
     hidden = rng.normal(size=(1, 3, dim)).astype("float32")
