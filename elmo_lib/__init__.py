@@ -14,6 +14,7 @@ only when a lesson reaches for it:
 - ``el.plotting`` figure helpers
 - ``el.distribute`` strategies, clipping after the all-reduce, ``fit_loop``, mixed precision
 - ``el.corpus``   sharded corpora streamed with tf.data, streaming vocabulary
+- ``el.presets``  pretrained biLMs by name (``from_preset``), the repository's URL
 """
 
 import importlib
@@ -33,6 +34,7 @@ _SUBMODULES = (
     "cli",
     "distribute",
     "corpus",
+    "presets",
 )
 
 
