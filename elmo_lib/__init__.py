@@ -15,6 +15,7 @@ only when a lesson reaches for it:
 - ``el.distribute`` strategies, clipping after the all-reduce, ``fit_loop``, mixed precision
 - ``el.corpus``   sharded corpora streamed with tf.data, streaming vocabulary
 - ``el.presets``  pretrained biLMs by name (``from_preset``), the repository's URL
+- ``el.results``  each lesson's key numbers as JSON in ``results/``
 """
 
 import importlib
@@ -35,6 +36,7 @@ _SUBMODULES = (
     "distribute",
     "corpus",
     "presets",
+    "results",
 )
 
 

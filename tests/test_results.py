@@ -1,0 +1,52 @@
+"""elmo_lib.results: the lessons' results files."""
+
+import json
+
+import numpy as np
+import pytest
+
+import elmo_lib as el
+
+
+def test_save_writes_numbers_and_provenance(tmp_path, monkeypatch):
+    monkeypatch.setenv("ELMO_QUICK", "1")
+    results = el.results.LessonResults("04_training_the_bilm", directory=tmp_path)
+    results["test_perplexity"] = {"forward": np.float32(139.5), "tokens": np.int64(246_991)}
+    results["accuracies"] = np.array([0.5, 0.75])
+    path = results.save()
+    assert path == tmp_path / "04_training_the_bilm.json"
+    record = json.loads(path.read_text())
+    assert record["lesson"] == "04_training_the_bilm" and record["quick"] is True
+    assert record["test_perplexity"] == {"forward": 139.5, "tokens": 246_991}
+    assert isinstance(record["test_perplexity"]["tokens"], int)
+    assert record["accuracies"] == [0.5, 0.75]
+    assert record["wall_seconds"] >= 0 and record["date"].endswith("+00:00")
+    assert record["machine"]["cores"] >= 1 and isinstance(record["machine"]["cpu"], str)
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+    assert el.results.load("04_training_the_bilm", directory=tmp_path) == record
+
+
+def test_results_dir_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("ELMO_RESULTS_DIR", str(tmp_path / "quick"))
+    path = el.results.LessonResults("01_why_context_matters").save()
+    assert path.parent == tmp_path / "quick"
+
+
+@pytest.mark.parametrize("value", [float("nan"), np.float64("inf")])
+def test_non_finite_numbers_are_refused(tmp_path, value):
+    results = el.results.LessonResults("06_sentiment", directory=tmp_path)
+    results["accuracy"] = value
+    with pytest.raises(ValueError, match="finite"):
+        results.save()
+    assert not (tmp_path / "06_sentiment.json").exists()
+
+
+@pytest.mark.parametrize("name", ["lesson4", "4_training", "04_", "04"])
+def test_bad_lesson_names(name):
+    with pytest.raises(ValueError, match="lesson"):
+        el.results.LessonResults(name)
+
+
+def test_load_names_the_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="07_pretrained_elmo.json"):
+        el.results.load("07_pretrained_elmo", directory=tmp_path)
