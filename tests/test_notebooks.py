@@ -1,12 +1,16 @@
-"""Meta-test of the lessons: every ``notebooks/*.ipynb`` (by glob, never opt-in) follows the house
-style (STYLE.md) and is stored executed and clean. Running the notebooks themselves is nbval's job:
+"""Meta-test of the lessons: every ``notebooks/*.ipynb`` (by glob, never opt-in) follows the lesson
+conventions of docs/contributing.md, agrees with its jupytext script ``notebooks/NN_slug.py``, and
+is stored executed and clean. Running the notebooks themselves is nbval's job:
 ``ELMO_QUICK=1 pytest --nbval-lax notebooks/``."""
 
 import json
 import pathlib
 import re
+import tomllib
 
+import jupytext
 import pytest
+from jupytext.combine import combine_inputs_with_outputs
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -16,6 +20,15 @@ LAST_LESSON = 7  # the last lesson links back to the README / index instead of a
 ABSOLUTE_PATHS = re.compile(r"(/work/|/home/|/root/|/Users/|[A-Za-z]:\\\\Users)")
 TF_LOG = re.compile(r"(^|\n)([IWEF]\d{4} [\d:.]+\s+\d+ [\w.]+:\d+\]|WARNING: All log messages before absl)")
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+# The pairing of pyproject.toml's [tool.jupytext]: what `jupytext --sync` writes for each notebook.
+JUPYTEXT_CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["jupytext"]
+SCRIPT_FORMAT = {
+    "extension": ".py",
+    "format_name": "percent",
+    "notebook_metadata_filter": JUPYTEXT_CONFIG["notebook_metadata_filter"],
+    "cell_metadata_filter": JUPYTEXT_CONFIG["cell_metadata_filter"],
+}
 
 
 def _load(path: pathlib.Path) -> dict:
@@ -51,6 +64,13 @@ def test_notebooks_exist():
     assert NOTEBOOKS, f"no lessons found in {NOTEBOOK_DIR}"
 
 
+def test_every_notebook_has_its_script():
+    scripts = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
+    assert [p.stem for p in scripts] == [p.stem for p in NOTEBOOKS], (
+        "each notebooks/NN_slug.ipynb is paired with notebooks/NN_slug.py (jupytext --sync)")
+    assert "notebooks///py:percent" in JUPYTEXT_CONFIG["formats"]
+
+
 def test_lesson_numbers_are_unique():
     numbers = [_number(p) for p in NOTEBOOKS]
     assert len(numbers) == len(set(numbers)), [p.name for p in NOTEBOOKS]
@@ -59,6 +79,24 @@ def test_lesson_numbers_are_unique():
 @pytest.fixture(params=NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def notebook(request):
     return request.param, _load(request.param)
+
+
+def _inputs(nb) -> list[tuple[str, str, list[str]]]:
+    return [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells]
+
+
+def test_script_agrees_with_notebook(notebook):
+    """The script and the notebook hold the same cells, and the round trip through jupytext
+    changes neither: the script is what jupytext writes from the notebook, and syncing the
+    script into the notebook gives back the notebook (same cell ids, metadata and outputs)."""
+    path, _ = notebook
+    script = path.with_suffix(".py")
+    stored, from_script = jupytext.read(path), jupytext.read(script)
+    assert _inputs(from_script) == _inputs(stored), (
+        f"{script.name} and {path.name} differ: run `jupytext --sync {script.relative_to(ROOT)}`")
+    assert jupytext.writes(stored, fmt=SCRIPT_FORMAT) == script.read_text(encoding="utf-8"), (
+        f"{script.name} is not what jupytext writes from {path.name}")
+    assert combine_inputs_with_outputs(from_script, stored, fmt=SCRIPT_FORMAT) == stored
 
 
 def test_header(notebook):
