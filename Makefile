@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The lesson scripts (notebooks/NN_slug.py, jupytext pairs of the notebooks) are linted like code.
 LINT_TARGETS := elmo_lib tests benchmarks tools notebooks/*.py
 
-.PHONY: lab test test-fast lint notebooks-strip bench install clean
+.PHONY: lab test test-fast lint sync bench install clean
 
 $(STAMP): pyproject.toml requirements-lock.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(LINT_TARGETS)
+
+# After editing a lesson script (notebooks/NN_slug.py) outside JupyterLab: carry the change into its
+# notebook (outputs of unchanged cells are kept). See docs/contributing.md.
+sync: $(STAMP)
+	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/train_throughput.py
