@@ -3,12 +3,14 @@ conventions of docs/contributing.md, agrees with its jupytext script ``notebooks
 is stored executed and clean. Running the notebooks themselves is nbval's job:
 ``ELMO_QUICK=1 pytest --nbval-lax notebooks/``."""
 
+import importlib.util
 import json
 import pathlib
 import re
 import tomllib
 
 import jupytext
+import nbformat
 import pytest
 from jupytext.combine import combine_inputs_with_outputs
 
@@ -19,6 +21,7 @@ LAST_LESSON = 7  # the last lesson links back to the README / index instead of a
 
 ABSOLUTE_PATHS = re.compile(r"(/work/|/home/|/root/|/Users/|[A-Za-z]:\\\\Users)")
 TF_LOG = re.compile(r"(^|\n)([IWEF]\d{4} [\d:.]+\s+\d+ [\w.]+:\d+\]|WARNING: All log messages before absl)")
+TERMINAL_CONTROL = re.compile(r"\x1b\[|\x08|\r(?!\n)")  # ANSI code, backspace, bare carriage return
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 # The pairing of pyproject.toml's [tool.jupytext]: what `jupytext --sync` writes for each notebook.
@@ -162,6 +165,9 @@ def test_stored_outputs_are_executed_and_clean(notebook):
             assert output["output_type"] != "error", f"{where} stored an error"
             text = _output_text(output)
             assert not ABSOLUTE_PATHS.search(text), f"{where}: absolute path in output"
+            assert not TERMINAL_CONTROL.search(text), (
+                f"{where}: progress-bar control characters in output "
+                "(run tools/normalize_notebooks.py)")
             if output["output_type"] == "stream" and output.get("name") == "stderr":
                 assert not TF_LOG.search(text), f"{where}: TensorFlow log lines in stderr"
 
@@ -170,3 +176,29 @@ def test_metadata_is_normalized(notebook):
     path, nb = notebook
     assert nb["metadata"].get("kernelspec", {}).get("name") == "python3", path.name
     assert "widgets" not in nb["metadata"], f"{path.name}: widget state stored"
+
+
+def _normalizer():
+    spec = importlib.util.spec_from_file_location(
+        "normalize_notebooks", ROOT / "tools" / "normalize_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_normalizer_keeps_a_progress_bar_final_line():
+    """A Keras Progbar in a notebook: one stream fragment per update, each going back over the
+    previous state with backspaces and a carriage return, coloured with ANSI codes."""
+    normalize = _normalizer()
+    states = ["\x1b[1m 64/150\x1b[0m \x1b[32m━━\x1b[0m\x1b[37m━━\x1b[0m 9s 22ms/step",
+              "\x1b[1m150/150\x1b[0m \x1b[32m━━━━\x1b[0m\x1b[37m\x1b[0m 1s 4ms/step  \n"]
+    fragments = ["\r" + states[0], "\x08" * 30 + "\r" + states[1], "done\n"]
+    cell = nbformat.v4.new_code_cell("encode()")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f) for f in fragments]
+    cell.outputs.append(nbformat.v4.new_output("stream", name="stderr", text="a warning\n"))
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    outputs = normalize.normalize(nb).cells[0].outputs
+    assert [(o.name, o.text) for o in outputs] == [
+        ("stdout", "150/150 ━━━━ 1s 4ms/step\ndone\n"), ("stderr", "a warning\n")]
+    assert normalize.terminal_text("abcdef\rxy\x08Z\n") == "xZcdef\n"
+    assert normalize.terminal_text("plain  \n") == "plain  \n"  # lines without controls untouched
