@@ -21,10 +21,11 @@
 import os
 import sys
 
-if "google.colab" in sys.modules:  # on Colab: install this repo (data downloads on first use)
+if "google.colab" in sys.modules:  # on Colab: install this repo with TF Hub (the "hub" extra)
     import subprocess
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/elmo-keras-lessons/elmo-keras-lessons"], check=True)
+                    "elmo-keras-lessons[hub] @ git+https://github.com/elmo-keras-lessons/elmo-keras-lessons"],
+                   check=True)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: quieter C++ logs
 
 import json

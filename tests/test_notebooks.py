@@ -14,6 +14,8 @@ import nbformat
 import pytest
 from jupytext.combine import combine_inputs_with_outputs
 
+from elmo_lib.presets import REPOSITORY, REPOSITORY_URL
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
@@ -23,6 +25,14 @@ ABSOLUTE_PATHS = re.compile(r"(/work/|/home/|/root/|/Users/|[A-Za-z]:\\\\Users)"
 TF_LOG = re.compile(r"(^|\n)([IWEF]\d{4} [\d:.]+\s+\d+ [\w.]+:\d+\]|WARNING: All log messages before absl)")
 TERMINAL_CONTROL = re.compile(r"\x1b\[|\x08|\r(?!\n)")  # ANSI code, backspace, bare carriage return
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"]
+# The Colab install cell's pip requirement: the repository URL, optionally with extras.
+INSTALL = re.compile(rf'"(?:{re.escape(PROJECT)}\[([\w,]+)\] @ )?git\+(https://[^"\s]+)"')
+# What makes a lesson need the "hub" extra (tensorflow-hub): importing it, or elmo_lib's functions
+# that load a module with it.
+NEEDS_HUB = re.compile(r"^\s*(import|from) tensorflow_hub\b|\bel\.interop\.(HubELMo|load_hub_module)\b",
+                       re.MULTILINE)
 
 # The pairing of pyproject.toml's [tool.jupytext]: what `jupytext --sync` writes for each notebook.
 JUPYTEXT_CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["jupytext"]
@@ -108,7 +118,9 @@ def test_header(notebook):
     assert nb["cells"][0]["cell_type"] == "markdown"
     assert first.startswith(f"# {path.name[:2]} · "), f"{path.name}: header must be '# NN · Title'"
     assert "colab-badge.svg" in first and "colab.research.google.com" in first, "Colab badge"
-    assert path.name in first, "the Colab badge must open this notebook"
+    badge = (f"(https://colab.research.google.com/github/{REPOSITORY}/blob/main/notebooks/"
+             f"{path.name})")
+    assert badge in first, f"{path.name}: the Colab badge must open this notebook on main: {badge}"
     assert "prerequisite" in first.lower()
 
 
@@ -137,6 +149,24 @@ def test_setup_cell(notebook):
     assert "import elmo_lib as el" in code
     assert '"google.colab" in sys.modules' in code
     assert "keras.utils.set_random_seed(" in code
+
+
+def test_colab_install_cell(notebook):
+    """On Colab the setup cell installs this repository (the value of elmo_lib.presets'
+    constant, written out: the cell runs before elmo_lib is installed) with the extras the
+    lesson needs."""
+    path, nb = notebook
+    code = [_source(c) for c in nb["cells"] if c["cell_type"] == "code"]
+    setup = next(c for c in code if '"google.colab" in sys.modules' in c)
+    installs = INSTALL.findall(setup)
+    assert len(installs) == 1, f"{path.name}: the setup cell installs the repo once: {installs}"
+    extras, url = installs[0]
+    assert url == REPOSITORY_URL, f"{path.name} installs {url}, not {REPOSITORY_URL}"
+    needed = {"hub"} if NEEDS_HUB.search("\n".join(code)) else set()
+    installed = set(extras.split(",")) if extras else set()
+    assert installed == needed, (
+        f"{path.name} installs extras {sorted(installed)} but needs {sorted(needed)}: "
+        f'"{PROJECT}[hub] @ git+{REPOSITORY_URL}" where it uses tensorflow_hub')
 
 
 def test_links_to_next_lesson(notebook):
