@@ -107,7 +107,7 @@ print("hand-built char CNN == el.layers.CharCNN (max abs diff "
 # %% [markdown]
 # The one thing the library does that we skipped: it reshapes `[B, T, 50]` to `[B·T, 50]`
 # itself instead of using `TimeDistributed`, which gets shapes wrong in graph mode when $T$ is
-# dynamic (see DESIGN.md). Here is its `call`:
+# dynamic (see [docs/architecture.md](../docs/architecture.md#character-cnn-lesson-03)). Here is its `call`:
 
 # %%
 print(inspect.getsource(el.layers.CharCNN.call))
