@@ -26,7 +26,8 @@ TF_LOG = re.compile(r"(^|\n)([IWEF]\d{4} [\d:.]+\s+\d+ [\w.]+:\d+\]|WARNING: All
 TERMINAL_CONTROL = re.compile(r"\x1b\[|\x08|\r(?!\n)")  # ANSI code, backspace, bare carriage return
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
 
-PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+PROJECT = PYPROJECT["project"]["name"]
 # The Colab install cell's pip requirement: the repository URL, optionally with extras.
 INSTALL = re.compile(rf'"(?:{re.escape(PROJECT)}\[([\w,]+)\] @ )?git\+(https://[^"\s]+)"')
 # What makes a lesson need the "hub" extra (tensorflow-hub): importing it, or elmo_lib's functions
@@ -35,7 +36,7 @@ NEEDS_HUB = re.compile(r"^\s*(import|from) tensorflow_hub\b|\bel\.interop\.(HubE
                        re.MULTILINE)
 
 # The pairing of pyproject.toml's [tool.jupytext]: what `jupytext --sync` writes for each notebook.
-JUPYTEXT_CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["jupytext"]
+JUPYTEXT_CONFIG = PYPROJECT["tool"]["jupytext"]
 SCRIPT_FORMAT = {
     "extension": ".py",
     "format_name": "percent",
