@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The lesson scripts (notebooks/NN_slug.py, jupytext pairs of the notebooks) are linted like code.
+LINT_TARGETS := elmo_lib tests benchmarks tools notebooks/*.py
 
-.PHONY: lab test test-fast lint notebooks-strip bench install clean
+.PHONY: lab test test-fast lint sync bench install clean
 
 $(STAMP): pyproject.toml requirements-lock.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +24,7 @@ lab: $(STAMP)
 # Unit tests, then every notebook in QUICK mode (nbval, by glob). QUICK runs write their figures
 # to a temporary folder so the committed full-run figures stay as they are.
 test: $(STAMP)
-	$(VENV)/bin/ruff check elmo_lib tests benchmarks tools
+	$(VENV)/bin/ruff check $(LINT_TARGETS)
 	$(PY) -m pytest -q -m "not slow" tests
 	ELMO_QUICK=1 ELMO_FIGURES_DIR=$$(mktemp -d) $(PY) -m pytest -q --nbval-lax notebooks/
 
@@ -30,7 +32,12 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" -x tests
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check elmo_lib tests benchmarks
+	$(VENV)/bin/ruff check $(LINT_TARGETS)
+
+# After editing a lesson script (notebooks/NN_slug.py) outside JupyterLab: carry the change into its
+# notebook (outputs of unchanged cells are kept). See docs/contributing.md.
+sync: $(STAMP)
+	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/train_throughput.py

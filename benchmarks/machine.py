@@ -1,5 +1,5 @@
 """What both benchmarks report about the machine: the CPU model and the float32 GEMM rate measured
-in the same process (the yardstick for "fraction of peak"; DESIGN.md: NumPy is not, here)."""
+in the same process (the yardstick for "fraction of peak"; docs/architecture.md: NumPy is not, here)."""
 
 from __future__ import annotations
 

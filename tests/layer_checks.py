@@ -1,4 +1,4 @@
-"""The shared check every elmo_lib layer passes (STYLE.md): config round trip, ``.keras`` save/load
+"""The shared check every elmo_lib layer passes (docs/contributing.md): config round trip, ``.keras`` save/load
 with identical outputs, the expected number of weights, and one training step that changes them."""
 
 from __future__ import annotations

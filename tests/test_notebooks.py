@@ -1,12 +1,20 @@
-"""Meta-test of the lessons: every ``notebooks/*.ipynb`` (by glob, never opt-in) follows the house
-style (STYLE.md) and is stored executed and clean. Running the notebooks themselves is nbval's job:
+"""Meta-test of the lessons: every ``notebooks/*.ipynb`` (by glob, never opt-in) follows the lesson
+conventions of docs/contributing.md, agrees with its jupytext script ``notebooks/NN_slug.py``, and
+is stored executed and clean. Running the notebooks themselves is nbval's job:
 ``ELMO_QUICK=1 pytest --nbval-lax notebooks/``."""
 
+import importlib.util
 import json
 import pathlib
 import re
+import tomllib
 
+import jupytext
+import nbformat
 import pytest
+from jupytext.combine import combine_inputs_with_outputs
+
+from elmo_lib.presets import REPOSITORY, REPOSITORY_URL
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -15,7 +23,26 @@ LAST_LESSON = 7  # the last lesson links back to the README / index instead of a
 
 ABSOLUTE_PATHS = re.compile(r"(/work/|/home/|/root/|/Users/|[A-Za-z]:\\\\Users)")
 TF_LOG = re.compile(r"(^|\n)([IWEF]\d{4} [\d:.]+\s+\d+ [\w.]+:\d+\]|WARNING: All log messages before absl)")
+TERMINAL_CONTROL = re.compile(r"\x1b\[|\x08|\r(?!\n)")  # ANSI code, backspace, bare carriage return
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+PROJECT = PYPROJECT["project"]["name"]
+# The Colab install cell's pip requirement: the repository URL, optionally with extras.
+INSTALL = re.compile(rf'"(?:{re.escape(PROJECT)}\[([\w,]+)\] @ )?git\+(https://[^"\s]+)"')
+# What makes a lesson need the "hub" extra (tensorflow-hub): importing it, or elmo_lib's functions
+# that load a module with it.
+NEEDS_HUB = re.compile(r"^\s*(import|from) tensorflow_hub\b|\bel\.interop\.(HubELMo|load_hub_module)\b",
+                       re.MULTILINE)
+
+# The pairing of pyproject.toml's [tool.jupytext]: what `jupytext --sync` writes for each notebook.
+JUPYTEXT_CONFIG = PYPROJECT["tool"]["jupytext"]
+SCRIPT_FORMAT = {
+    "extension": ".py",
+    "format_name": "percent",
+    "notebook_metadata_filter": JUPYTEXT_CONFIG["notebook_metadata_filter"],
+    "cell_metadata_filter": JUPYTEXT_CONFIG["cell_metadata_filter"],
+}
 
 
 def _load(path: pathlib.Path) -> dict:
@@ -51,6 +78,13 @@ def test_notebooks_exist():
     assert NOTEBOOKS, f"no lessons found in {NOTEBOOK_DIR}"
 
 
+def test_every_notebook_has_its_script():
+    scripts = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
+    assert [p.stem for p in scripts] == [p.stem for p in NOTEBOOKS], (
+        "each notebooks/NN_slug.ipynb is paired with notebooks/NN_slug.py (jupytext --sync)")
+    assert "notebooks///py:percent" in JUPYTEXT_CONFIG["formats"]
+
+
 def test_lesson_numbers_are_unique():
     numbers = [_number(p) for p in NOTEBOOKS]
     assert len(numbers) == len(set(numbers)), [p.name for p in NOTEBOOKS]
@@ -61,13 +95,33 @@ def notebook(request):
     return request.param, _load(request.param)
 
 
+def _inputs(nb) -> list[tuple[str, str, list[str]]]:
+    return [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells]
+
+
+def test_script_agrees_with_notebook(notebook):
+    """The script and the notebook hold the same cells, and the round trip through jupytext
+    changes neither: the script is what jupytext writes from the notebook, and syncing the
+    script into the notebook gives back the notebook (same cell ids, metadata and outputs)."""
+    path, _ = notebook
+    script = path.with_suffix(".py")
+    stored, from_script = jupytext.read(path), jupytext.read(script)
+    assert _inputs(from_script) == _inputs(stored), (
+        f"{script.name} and {path.name} differ: run `jupytext --sync {script.relative_to(ROOT)}`")
+    assert jupytext.writes(stored, fmt=SCRIPT_FORMAT) == script.read_text(encoding="utf-8"), (
+        f"{script.name} is not what jupytext writes from {path.name}")
+    assert combine_inputs_with_outputs(from_script, stored, fmt=SCRIPT_FORMAT) == stored
+
+
 def test_header(notebook):
     path, nb = notebook
     first = _source(nb["cells"][0])
     assert nb["cells"][0]["cell_type"] == "markdown"
     assert first.startswith(f"# {path.name[:2]} · "), f"{path.name}: header must be '# NN · Title'"
     assert "colab-badge.svg" in first and "colab.research.google.com" in first, "Colab badge"
-    assert path.name in first, "the Colab badge must open this notebook"
+    badge = (f"(https://colab.research.google.com/github/{REPOSITORY}/blob/main/notebooks/"
+             f"{path.name})")
+    assert badge in first, f"{path.name}: the Colab badge must open this notebook on main: {badge}"
     assert "prerequisite" in first.lower()
 
 
@@ -98,6 +152,24 @@ def test_setup_cell(notebook):
     assert "keras.utils.set_random_seed(" in code
 
 
+def test_colab_install_cell(notebook):
+    """On Colab the setup cell installs this repository (the value of elmo_lib.presets'
+    constant, written out: the cell runs before elmo_lib is installed) with the extras the
+    lesson needs."""
+    path, nb = notebook
+    code = [_source(c) for c in nb["cells"] if c["cell_type"] == "code"]
+    setup = next(c for c in code if '"google.colab" in sys.modules' in c)
+    installs = INSTALL.findall(setup)
+    assert len(installs) == 1, f"{path.name}: the setup cell installs the repo once: {installs}"
+    extras, url = installs[0]
+    assert url == REPOSITORY_URL, f"{path.name} installs {url}, not {REPOSITORY_URL}"
+    needed = {"hub"} if NEEDS_HUB.search("\n".join(code)) else set()
+    installed = set(extras.split(",")) if extras else set()
+    assert installed == needed, (
+        f"{path.name} installs extras {sorted(installed)} but needs {sorted(needed)}: "
+        f'"{PROJECT}[hub] @ git+{REPOSITORY_URL}" where it uses tensorflow_hub')
+
+
 def test_links_to_next_lesson(notebook):
     path, nb = notebook
     targets = MARKDOWN_LINK.findall(_source(nb["cells"][-1]))
@@ -124,6 +196,9 @@ def test_stored_outputs_are_executed_and_clean(notebook):
             assert output["output_type"] != "error", f"{where} stored an error"
             text = _output_text(output)
             assert not ABSOLUTE_PATHS.search(text), f"{where}: absolute path in output"
+            assert not TERMINAL_CONTROL.search(text), (
+                f"{where}: progress-bar control characters in output "
+                "(run tools/normalize_notebooks.py)")
             if output["output_type"] == "stream" and output.get("name") == "stderr":
                 assert not TF_LOG.search(text), f"{where}: TensorFlow log lines in stderr"
 
@@ -132,3 +207,29 @@ def test_metadata_is_normalized(notebook):
     path, nb = notebook
     assert nb["metadata"].get("kernelspec", {}).get("name") == "python3", path.name
     assert "widgets" not in nb["metadata"], f"{path.name}: widget state stored"
+
+
+def _normalizer():
+    spec = importlib.util.spec_from_file_location(
+        "normalize_notebooks", ROOT / "tools" / "normalize_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_normalizer_keeps_a_progress_bar_final_line():
+    """A Keras Progbar in a notebook: one stream fragment per update, each going back over the
+    previous state with backspaces and a carriage return, coloured with ANSI codes."""
+    normalize = _normalizer()
+    states = ["\x1b[1m 64/150\x1b[0m \x1b[32m━━\x1b[0m\x1b[37m━━\x1b[0m 9s 22ms/step",
+              "\x1b[1m150/150\x1b[0m \x1b[32m━━━━\x1b[0m\x1b[37m\x1b[0m 1s 4ms/step  \n"]
+    fragments = ["\r" + states[0], "\x08" * 30 + "\r" + states[1], "done\n"]
+    cell = nbformat.v4.new_code_cell("encode()")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f) for f in fragments]
+    cell.outputs.append(nbformat.v4.new_output("stream", name="stderr", text="a warning\n"))
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    outputs = normalize.normalize(nb).cells[0].outputs
+    assert [(o.name, o.text) for o in outputs] == [
+        ("stdout", "150/150 ━━━━ 1s 4ms/step\ndone\n"), ("stderr", "a warning\n")]
+    assert normalize.terminal_text("abcdef\rxy\x08Z\n") == "xZcdef\n"
+    assert normalize.terminal_text("plain  \n") == "plain  \n"  # lines without controls untouched

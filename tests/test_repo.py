@@ -1,5 +1,6 @@
 """Repository hygiene: environment.yml mirrors pyproject.toml, the lock file pins every
-dependency, the CI script fails on an empty test run, and no data files are tracked."""
+dependency, the CI script fails on an empty test run, no data files are tracked, and the repo
+points only to its own files."""
 
 import pathlib
 import re
@@ -55,9 +56,40 @@ def test_ci_script_runs_the_readme_test_command():
     assert not any(line.startswith("\t-") for line in test_recipe.splitlines())
 
 
+def _tracked() -> list[str]:
+    return subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.split()
+
+
 def test_no_data_or_weights_tracked():
-    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
-                             check=True).stdout.split()
+    tracked = _tracked()
     bad = [p for p in tracked if p.endswith((".tokens", ".conllu", ".hdf5", ".h5", ".keras"))
            or p.startswith("data/") and p not in ("data/README.md", "data/manifest.json")]
     assert bad == []
+
+
+# House notes kept beside the repository, not in it (spelled in pieces so this file passes).
+OUTSIDE_NOTES = re.compile(r"\b(" + "DESIGN" + "|" + "STYLE" + r")\.md\b")
+TEXT_SUFFIXES = (".py", ".md", ".ipynb", ".toml", ".yml", ".txt", ".sh", ".json", ".cfg")
+
+
+def test_no_reference_to_notes_outside_the_repo():
+    """Readers get the repo's docs (docs/architecture.md, docs/contributing.md), never files
+    that only exist next to the repository."""
+    offenders = [path for path in _tracked() if (path.endswith(TEXT_SUFFIXES) or path == "Makefile")
+                 and OUTSIDE_NOTES.search((ROOT / path).read_text(encoding="utf-8"))]
+    assert offenders == []
+
+
+def test_relative_markdown_links_resolve():
+    link = re.compile(r"\]\(([^)\s]+)\)")
+    documents = [p for p in _tracked()
+                 if p.endswith(".md") or (p.startswith("notebooks/") and p.endswith(".py"))]
+    broken = []
+    for document in documents:
+        for target in link.findall((ROOT / document).read_text(encoding="utf-8")):
+            if re.match(r"[a-z]+:", target) or target.startswith("#") or "=" in target:
+                continue  # URLs, in-page anchors, and code that happens to look like a link
+            if not (ROOT / document).parent.joinpath(target.split("#")[0]).exists():
+                broken.append(f"{document} -> {target}")
+    assert broken == []

@@ -3,11 +3,17 @@
 - drops stderr streams made only of TensorFlow/absl C++ log lines (``I0000 00:00:... port.cc:153]``,
   ``WARNING: All log messages before absl::InitializeLog()``): TF 2.21 prints them while loading its
   shared library, before ``TF_CPP_MIN_LOG_LEVEL`` takes effect;
+- reduces progress bars to what a terminal finally shows: a run of consecutive stream outputs of
+  the same stream that holds ANSI escape codes, backspaces or carriage returns (a Keras ``Progbar``
+  writes one fragment per update, 100-150 per cell) becomes one output with the codes dropped and
+  each line rewritten as the terminal would, so a progress bar keeps only its final state;
 - drops execution timing metadata, widget state and notebook-level noise; sets the kernelspec to
   ``python3``;
 - renumbers execution counts 1, 2, 3, ... in cell order.
 
-Usage (repo root): ``.venv/bin/python tools/normalize_notebooks.py notebooks/01_*.ipynb``
+Running it twice changes nothing. Usage (repo root)::
+
+    .venv/bin/python tools/normalize_notebooks.py notebooks/01_*.ipynb
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ TF_LOG_LINE = re.compile(
     r"^([IWEF]\d{4} [\d:.]+\s+\d+ [\w.]+:\d+\]|WARNING: All log messages before absl::)"
 )
 CONTINUATION = re.compile(r"^(To enable the following instructions|$)")
+# Control Sequence Introducer codes (colours, bold, cursor moves): ESC [ parameters final-byte.
+ANSI_CODE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+TERMINAL_CONTROL = re.compile(r"\x1b|\x08|\r(?!\n)")
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 
 
@@ -34,6 +43,58 @@ def clean_stderr(text: str) -> str:
         previous_was_log = False
         kept.append(line)
     return "".join(kept)
+
+
+def terminal_text(text: str) -> str:
+    """What a terminal finally shows for ``text``: ANSI codes dropped, and on each line a carriage
+    return goes back to the line's start and a backspace one column left, so later characters
+    overwrite earlier ones. A rewritten line loses its trailing blanks (the padding a progress bar
+    writes over a longer previous state)."""
+    lines = []
+    for line in ANSI_CODE.sub("", text).replace("\r\n", "\n").split("\n"):
+        if "\r" not in line and "\x08" not in line:
+            lines.append(line)
+            continue
+        screen: list[str] = []
+        column = 0
+        for char in line:
+            if char == "\r":
+                column = 0
+            elif char == "\x08":
+                column = max(column - 1, 0)
+            else:
+                if column < len(screen):
+                    screen[column] = char
+                else:
+                    screen.append(char)
+                column += 1
+        lines.append("".join(screen).rstrip(" "))
+    return "\n".join(lines)
+
+
+def clean_streams(outputs: list) -> list:
+    """``outputs`` with each run of consecutive same-stream outputs that holds terminal control
+    characters merged into one output of :func:`terminal_text`; other outputs are kept as they are."""
+    cleaned, run = [], []
+
+    def flush():
+        if any(TERMINAL_CONTROL.search(output.text) for output in run):
+            merged = run[0]
+            merged.text = terminal_text("".join(output.text for output in run))
+            cleaned.append(merged)
+        else:
+            cleaned.extend(run)
+        run.clear()
+
+    for output in outputs:
+        if run and not (output.output_type == "stream" and output.name == run[0].name):
+            flush()
+        if output.output_type == "stream":
+            run.append(output)
+        else:
+            cleaned.append(output)
+    flush()
+    return cleaned
 
 
 def normalize(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -52,7 +113,7 @@ def normalize(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             if "execution_count" in output:
                 output.execution_count = None
             outputs.append(output)
-        cell.outputs = outputs
+        cell.outputs = outputs = clean_streams(outputs)
         if cell.execution_count is not None:
             count += 1
             cell.execution_count = count
