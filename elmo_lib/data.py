@@ -98,6 +98,26 @@ DATASETS: dict[str, DatasetSpec] = {
             license="no explicit licence; research use",
         ),
         DatasetSpec(
+            "sst2-glue", "sst2-glue",
+            {"train.tsv": "5c47819a1d04cfabc7afcc79a919c97b0b367101ad42d3ff148d67bf501384c2",
+             "dev.tsv": "54a9c12c77e402fc14d6a66a506f24d999f596b0176eb777c972cccc2f9cc4b0",
+             "test.tsv": "69a938605609b3e6663b4487918fe1565eb293734e6e520d0366d1d412fd2a13"},
+            mirrors=(
+                Mirror("https://dl.fbaipublicfiles.com/glue/data/SST-2.zip",
+                       {f"{s}.tsv": f"SST-2/{s}.tsv" for s in ("train", "dev", "test")},
+                       "GLUE's SST-2.zip as served by Facebook AI (used by GLUE's own download script)"),
+                Mirror("https://firebasestorage.googleapis.com/v0/b/mtl-sentence-representations.appspot"
+                       ".com/o/data%2FSST-2.zip?alt=media&token=aabc5f6b-e466-44a2-b9b4-cf6337f84ac8",
+                       {f"{s}.tsv": f"SST-2/{s}.tsv" for s in ("train", "dev", "test")},
+                       "the original GLUE download link (Firebase)"),
+                Mirror(_GITHUB + "brunnurs/binary-classification-bert/0243c04ab8def6275a5a5a0e08d3921185cebd0d"
+                       "/data/SST2/", note="a copy of the three TSV files on GitHub, pinned at a commit"),
+            ),
+            citation="Wang et al. GLUE: A Multi-Task Benchmark and Analysis Platform for Natural Language"
+            " Understanding. ICLR 2019; Socher et al. EMNLP 2013.",
+            license="no explicit licence; research use (GLUE redistribution of SST)",
+        ),
+        DatasetSpec(
             "mr", "mr",
             {"rt-polarity.pos": "2da124ec187a9d5a29c9f04e91c540e02baed5af8868f550a26bd6fd4dbf8bf0",
              "rt-polarity.neg": "4ace77d558c3714723843f1d65b60c01e3417b208180f0728808d76ad0eeeaca"},
@@ -354,6 +374,58 @@ def load_sst2(split: str) -> tuple[list[str], np.ndarray]:
         texts.append(sentence.strip())
         labels.append(int(label))
     return texts, np.array(labels, dtype=np.int32)
+
+
+# GLUE's SST-2 writes brackets and slashes plainly; Kim's stsa.binary.* keeps the PTB escapes.
+_PTB_ESCAPES = {"(": "-lrb-", ")": "-rrb-"}
+
+
+def _ptb_escape(sentence: str) -> str:
+    return " ".join(_PTB_ESCAPES.get(token, token.replace("/", "\\/")) for token in sentence.split())
+
+
+def load_sst2_glue(split: str, with_labels: bool = True) -> tuple[list[str], np.ndarray] | list[str]:
+    """GLUE SST-2: 67,349 labelled phrases and sentences for training, as :func:`load_sst2` returns.
+
+    Tokens are mapped to the sentence-level files' PTB escapes (``(`` -> ``-lrb-``, ``)`` ->
+    ``-rrb-``, ``/`` -> ``\\/``), so the phrases can train a classifier that is evaluated on
+    :func:`load_sst2` dev/test: GLUE's dev set is then exactly ``load_sst2("dev")`` (the same 872
+    sentences and labels, in another order). Meant for lesson 06 (sentiment), as a training set ten
+    times larger than the 6,920 sentences of :func:`load_sst2`.
+
+    Args:
+        split: ``"train"``, ``"dev"`` (aliases ``"valid"``, ``"validation"``) or ``"test"``.
+        with_labels: return ``(texts, labels)``; ``False`` returns the texts only. GLUE's test
+            labels are hidden, so ``"test"`` needs ``with_labels=False``.
+
+    Returns:
+        ``(texts, labels)`` (labels int32, 0 negative, 1 positive), or ``texts`` when
+        ``with_labels=False``.
+
+    Raises:
+        ValueError: unknown split; ``split="test"`` with labels asked for; a file whose header or
+            rows are not GLUE's (``sentence\\tlabel``, or ``index\\tsentence`` for test).
+    """
+    split = _split(split, "dev")
+    if split == "test" and with_labels:
+        raise ValueError("GLUE SST-2 test.tsv has no labels (GLUE keeps them hidden): call "
+                         "load_sst2_glue('test', with_labels=False) for its sentences, or use "
+                         "load_sst2('test') for the labelled sentence-level test set")
+    name = f"{split}.tsv"
+    header, *rows = _lines(_read_text("sst2-glue", name))
+    columns = ["index", "sentence"] if split == "test" else ["sentence", "label"]
+    if header.split("\t") != columns:
+        raise ValueError(f"sst2-glue/{name}: expected the header {chr(9).join(columns)!r}, got {header!r}")
+    texts, labels = [], []
+    for number, row in enumerate(rows, start=2):
+        fields = row.split("\t")
+        if len(fields) != 2 or (split != "test" and fields[1] not in ("0", "1")):
+            raise ValueError(f"sst2-glue/{name} line {number}: expected {chr(9).join(columns)!r} "
+                             f"with a 0/1 label, got {row!r}")
+        texts.append(_ptb_escape(fields[1] if split == "test" else fields[0]))
+        if split != "test":
+            labels.append(int(fields[1]))
+    return (texts, np.array(labels, dtype=np.int32)) if with_labels else texts
 
 
 def load_mr() -> tuple[list[str], np.ndarray]:

@@ -44,6 +44,50 @@ def test_sst2_counts(data_dir):
     assert len(texts) == 872 and texts[0] == "one long string of cliches ." and labels[0] == 0
 
 
+def test_sst2_glue_counts_and_dev_is_the_sentence_level_dev(data_dir):
+    texts, labels = data.load_sst2_glue("train")
+    assert len(texts) == len(labels) == 67_349 and labels.dtype == np.int32
+    assert (labels == 0).sum() == 29_780 and (labels == 1).sum() == 37_569
+    assert texts[0] == "hide new secretions from the parental units"  # trailing space stripped
+    glue_dev = data.load_sst2_glue("validation")
+    assert len(glue_dev[0]) == 872 and (glue_dev[1] == 0).sum() == 428
+    # with PTB escapes the 872 GLUE dev sentences are exactly stsa.binary.dev (texts and labels)
+    sentence_dev = data.load_sst2("dev")
+    assert sorted(zip(glue_dev[0], glue_dev[1].tolist())) == sorted(zip(sentence_dev[0], sentence_dev[1].tolist()))
+
+
+def test_sst2_glue_tokens_follow_the_sentence_level_files(data_dir):
+    glue_tokens = {token for sentence in data.load_sst2_glue("train")[0] for token in sentence.split()}
+    sentence_tokens = {token for sentence in data.load_sst2("train")[0] for token in sentence.split()}
+    assert "(" not in glue_tokens and ")" not in glue_tokens and "-lrb-" in glue_tokens
+    assert not any("/" in t and "\\/" not in t for t in glue_tokens) and "writer\\/director" in glue_tokens
+    assert len(glue_tokens & sentence_tokens) > 0.99 * len(sentence_tokens)  # one vocabulary
+
+
+def test_sst2_glue_test_split_has_no_labels(data_dir):
+    with pytest.raises(ValueError, match=r"test.tsv has no labels.*with_labels=False.*load_sst2\('test'\)"):
+        data.load_sst2_glue("test")
+    texts = data.load_sst2_glue("test", with_labels=False)
+    assert len(texts) == 1_821 and texts[0] == "uneasy mishmash of styles and genres ."
+
+
+def test_sst2_glue_reader_by_hand(isolated, monkeypatch):
+    files = {"dev.tsv": "sentence\tlabel\na ( b ) c/d \t1\nworse \t0\n",
+             "test.tsv": "index\tsentence\n0\tfine ( really ) .\n",
+             "train.tsv": "sentence\tlabel\nno label here\t\n"}
+    (isolated / "env" / "sst2-glue").mkdir()
+    for name, content in files.items():
+        (isolated / "env" / "sst2-glue" / name).write_text(content, encoding="utf-8")
+    register(monkeypatch, "sst2-glue", files={n: sha(c.encode()) for n, c in files.items()})
+    texts, labels = data.load_sst2_glue("dev")
+    assert texts == ["a -lrb- b -rrb- c\\/d", "worse"] and labels.tolist() == [1, 0]
+    assert data.load_sst2_glue("test", with_labels=False) == ["fine -lrb- really -rrb- ."]
+    with pytest.raises(ValueError, match=r"sst2-glue/train.tsv line 2: expected 'sentence\\tlabel'"):
+        data.load_sst2_glue("train")
+    with pytest.raises(ValueError, match="valid splits"):
+        data.load_sst2_glue("phrases")
+
+
 def test_mr_counts_and_cp1252(data_dir):
     texts, labels = data.load_mr()
     assert len(texts) == 10_662 and (labels == 1).sum() == 5_331 and (labels == 0).sum() == 5_331
