@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import pathlib
+import re
 import tarfile
 import tracemalloc
 import zipfile
@@ -119,6 +120,20 @@ def test_manifest_json_equals_registry():
     manifest = pathlib.Path(data.__file__).resolve().parents[1] / "data" / "manifest.json"
     expected = {name: dataclasses.asdict(spec) for name, spec in data.DATASETS.items()}
     assert json.loads(manifest.read_text(encoding="utf-8")) == json.loads(json.dumps(expected))
+
+
+def test_readme_sha256_table_equals_registry():
+    readme = (pathlib.Path(data.__file__).resolve().parents[1] / "data" / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([^`]+)` \| ([\d,]+) \| `([0-9a-f]{64})` \|$", readme, flags=re.MULTILINE)
+    table = {path: digest for path, _, digest in rows}
+    assert table == {f"{spec.subdirectory}/{rel}": digest
+                     for spec in data.DATASETS.values() for rel, digest in spec.files.items()}
+
+
+def test_readme_sizes_match_the_real_files(data_dir):
+    readme = (pathlib.Path(data.__file__).resolve().parents[1] / "data" / "README.md").read_text(encoding="utf-8")
+    for path, size, _ in re.findall(r"^\| `([^`]+)` \| ([\d,]+) \| `([0-9a-f]{64})` \|$", readme, flags=re.MULTILINE):
+        assert (data_dir / path).stat().st_size == int(size.replace(",", "")), path
 
 
 # ---------------------------------------------------------------- lookup, checksums, downloads
