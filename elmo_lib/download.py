@@ -126,7 +126,8 @@ def download_first(urls: str | Sequence[str], directory: str | os.PathLike,
     ``use(url, temporary_path)`` checks the download and moves what it keeps into place (it may
     raise ``ValueError`` or ``OSError`` to reject it: the next URL is then tried). The temporary
     file is always removed, also after an exception or Ctrl-C (``KeyboardInterrupt`` is never
-    caught). Each failure is logged as one warning line.
+    caught). Each failure is logged as one warning line. ``elmo_lib.data.find_file`` uses it to
+    extract and check archive members (lesson 01).
 
     Args:
         urls: the mirrors, best first.
@@ -167,6 +168,8 @@ def download_file(urls: str | Sequence[str], path: str | os.PathLike, *, sha256:
     """Download one file from the first of ``urls`` that gives a good copy; place it atomically.
 
     Example: ``download_file([primary, mirror], "models/x/weights.hdf5", sha256="9e9f...")``.
+    Meant for pretrained model files (``elmo_lib.presets``, lessons 04 and 07); datasets use
+    :func:`download_first` through ``elmo_lib.data.find_file`` (lesson 01).
 
     Args:
         urls: the file's URLs (mirrors), best first.
