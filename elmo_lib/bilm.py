@@ -408,6 +408,8 @@ class BiLMEncoder(keras.layers.Layer):
         Example:
             >>> encoder = BiLMEncoder.from_preset("wikitext2_cpu")
             >>> out = encoder(text.char_ids([["The", "play", "began"]]))  # lstm_outputs2 [1, 3, 2P]
+
+        Introduced in lesson 04 (the shipped biLM) and lesson 07 (AllenNLP's models).
         """
         from elmo_lib import presets
 
@@ -581,7 +583,8 @@ class BiLMTrainer(keras.Model):
 
         Its vocabulary: ``elmo_lib.presets.load_vocabulary(name_or_dir)`` (or
         ``presets.load_trainer``, which returns both). AllenNLP presets have no softmax
-        (``ValueError``). ``kwargs`` go to ``elmo_lib.presets.resolve_preset``.
+        (``ValueError``). ``kwargs`` go to ``elmo_lib.presets.resolve_preset``. Introduced in
+        lesson 04.
         """
         from elmo_lib import presets
 

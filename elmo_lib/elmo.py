@@ -334,6 +334,8 @@ class ELMo(keras.layers.Layer):
         Example:
             >>> elmo = ELMo.from_preset("wikitext2_cpu", input_type="strings")
             >>> vectors = elmo(tf.constant(["The cat sat ."]))  # [1, 4, 2P]
+
+        Introduced in lesson 05 (the shipped biLM) and lesson 07 (AllenNLP's models).
         """
         from elmo_lib import presets
 

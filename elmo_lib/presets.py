@@ -351,10 +351,13 @@ _COPIED = ("config.json", "history.json", "perplexity.json", "run.json")
 
 
 def _copy_json(source: pathlib.Path, target: pathlib.Path) -> None:
-    """Copy a run's JSON file; an absolute path in a top-level "output" becomes its last part."""
+    """Copy a run's JSON file; absolute paths in its top-level "output" and "command" become their
+    last part (no path of the training machine goes into a committed preset)."""
     data = json.loads(source.read_text(encoding="utf-8"))
-    if isinstance(data, dict) and os.path.isabs(str(data.get("output", ""))):
-        data["output"] = pathlib.Path(data["output"]).name
+    for key in ("output", "command"):
+        if isinstance(data, dict) and isinstance(data.get(key), str):
+            data[key] = " ".join(pathlib.Path(word).name if os.path.isabs(word) else word
+                                 for word in data[key].split(" "))
     target.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
 

@@ -34,6 +34,8 @@ def run_dir(tmp_path_factory):
     trainer, _ = train.train_bilm(config, sentences, sentences[:8], vocab=vocab, output_dir=out,
                                   epochs=2, steps_per_epoch=3, jit_compile=False, verbose=0)
     valid = train.evaluate_perplexity(trainer, sentences[:8], vocab=vocab, verbose=0)
+    marker = json.loads((out / "run.json").read_text())
+    (out / "run.json").write_text(json.dumps({**marker, "command": f"elmo-lib train --output {out}"}))
     (out / "perplexity.json").write_text(json.dumps(
         {"output": str(out), "stopped_by": "epochs", "valid": valid, "test": valid,
          "valid_stream": valid, "test_stream": valid}))
@@ -112,7 +114,7 @@ def test_softmax_file_holds_bilm_tf_names_and_the_trainer_arrays(run_dir, preset
         assert handle["softmax/W"].dtype == np.float32
 
 
-def test_manifest_and_registry_sha256_equal_hashlib(preset):
+def test_manifest_and_registry_sha256_equal_hashlib(run_dir, preset):
     preset_dir, registry, manifest = preset
     expected = {"options.json", "weights.hdf5", "softmax.hdf5", "vocab.txt", "config.json",
                 "history.json", "perplexity.json", "run.json", "MODEL_CARD.md"}
@@ -126,8 +128,9 @@ def test_manifest_and_registry_sha256_equal_hashlib(preset):
         if name != "preset.json":
             assert manifest["files"][name] == info
     # an absolute path of the run directory does not travel into the preset
-    assert not pathlib.Path(json.loads((preset_dir / "perplexity.json").read_text())["output"]
-                            ).is_absolute()
+    assert json.loads((preset_dir / "perplexity.json").read_text())["output"] == run_dir.name
+    assert json.loads((preset_dir / "run.json").read_text())["command"] == \
+        f"elmo-lib train --output {run_dir.name}"
 
 
 def test_model_card_numbers_come_from_the_run(run_dir, preset):
