@@ -431,6 +431,9 @@ def export_preset(run_dir: str | os.PathLike, preset_dir: str | os.PathLike, *, 
                     "weights": weights, "config": trainer.config.to_dict(),
                     "parameters": card["parameters"], "files": files}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+        for path in tmp.iterdir():  # temporary files are private (0600): these are published
+            path.chmod(0o644)
+        tmp.chmod(0o755)
         if preset_dir.exists():
             shutil.rmtree(preset_dir)
         tmp.rename(preset_dir)

@@ -119,6 +119,7 @@ def test_manifest_and_registry_sha256_equal_hashlib(run_dir, preset):
     expected = {"options.json", "weights.hdf5", "softmax.hdf5", "vocab.txt", "config.json",
                 "history.json", "perplexity.json", "run.json", "MODEL_CARD.md"}
     assert set(manifest["files"]) == expected
+    assert {oct(p.stat().st_mode & 0o777) for p in preset_dir.iterdir()} == {"0o644"}
     entry = json.loads(registry.read_text())["presets"][NAME]
     assert entry["directory"] == "tiny-test" and set(entry["files"]) == expected | {"preset.json"}
     for name, info in entry["files"].items():
