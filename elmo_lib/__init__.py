@@ -15,7 +15,9 @@ only when a lesson reaches for it:
 - ``el.plotting`` figure helpers
 - ``el.distribute`` strategies, clipping after the all-reduce, ``fit_loop``, mixed precision
 - ``el.corpus``   sharded corpora streamed with tf.data, streaming vocabulary
-- ``el.presets``  pretrained biLMs by name (``from_preset``), the repository's URL
+- ``el.presets``  pretrained biLMs by name (``from_preset``), export of a run, the repository's URL
+- ``el.model_card`` the ``MODEL_CARD.md`` of a shipped preset
+- ``el.runs``     ``load_or_train``: one marker file decides; progress for long training
 - ``el.results``  each lesson's key numbers as JSON in ``results/``
 """
 
@@ -38,6 +40,8 @@ _SUBMODULES = (
     "distribute",
     "corpus",
     "presets",
+    "model_card",
+    "runs",
     "results",
 )
 

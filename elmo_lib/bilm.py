@@ -397,6 +397,24 @@ class BiLMEncoder(keras.layers.Layer):
         return {**super().get_config(), "config": self.config.to_dict(),
                 "add_boundaries": self.add_boundaries}
 
+    @classmethod
+    def from_preset(cls, name_or_dir, **kwargs) -> BiLMEncoder:
+        """The encoder of a preset (KerasHub's idiom), boundaries added, weights loaded.
+
+        ``name_or_dir``: a name from ``elmo_lib.presets.list_presets()`` (the repo's ``models/``,
+        downloaded and sha256-checked if absent; AllenNLP's published models by URL) or a preset
+        directory; ``kwargs`` go to ``elmo_lib.presets.resolve_preset``. Errors: see there.
+
+        Example:
+            >>> encoder = BiLMEncoder.from_preset("wikitext2_cpu")
+            >>> out = encoder(text.char_ids([["The", "play", "began"]]))  # lstm_outputs2 [1, 3, 2P]
+
+        Introduced in lesson 04 (the shipped biLM) and lesson 07 (AllenNLP's models).
+        """
+        from elmo_lib import presets
+
+        return encoder_layer(presets.load_encoder(name_or_dir, **kwargs))
+
 
 def build_encoder(config: BiLMConfig, name: str = "bilm_encoder") -> keras.Model:
     """A functional Keras model: char ids (or word ids) in, the encoder's dict of layers out.
@@ -558,6 +576,19 @@ class BiLMTrainer(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "config": self.config.to_dict(), "seed": self.seed}
+
+    @classmethod
+    def from_preset(cls, name_or_dir, **kwargs) -> BiLMTrainer:
+        """Encoder + shared softmax of a shipped preset, for perplexity and sampling.
+
+        Its vocabulary: ``elmo_lib.presets.load_vocabulary(name_or_dir)`` (or
+        ``presets.load_trainer``, which returns both). AllenNLP presets have no softmax
+        (``ValueError``). ``kwargs`` go to ``elmo_lib.presets.resolve_preset``. Introduced in
+        lesson 04.
+        """
+        from elmo_lib import presets
+
+        return presets.load_trainer(name_or_dir, **kwargs)[0]
 
 
 class _CarriedState:

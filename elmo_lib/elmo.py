@@ -323,6 +323,24 @@ class ELMo(keras.layers.Layer):
             "bilm_trainable": self.bilm_trainable,
         }
 
+    @classmethod
+    def from_preset(cls, name_or_dir, *, preset_kwargs: dict | None = None, **kwargs) -> ELMo:
+        """ELMo on a preset's biLM (frozen unless ``bilm_trainable=True``; the scalar mix trains).
+
+        ``name_or_dir`` as ``BiLMEncoder.from_preset``; ``kwargs`` are this layer's arguments
+        (``output_mode``, ``input_type``, ...); ``preset_kwargs`` go to
+        ``elmo_lib.presets.resolve_preset``.
+
+        Example:
+            >>> elmo = ELMo.from_preset("wikitext2_cpu", input_type="strings")
+            >>> vectors = elmo(tf.constant(["The cat sat ."]))  # [1, 4, 2P]
+
+        Introduced in lesson 05 (the shipped biLM) and lesson 07 (AllenNLP's models).
+        """
+        from elmo_lib import presets
+
+        return cls(presets.load_encoder(name_or_dir, **(preset_kwargs or {})), **kwargs)
+
 
 # --------------------------------------------------------------------------------------------
 # A text file -> HDF5 (the layout of AllenNLP's `allennlp elmo` command)

@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from elmo_lib import data, distribute, text
+from elmo_lib import data, distribute, runs, text
 from elmo_lib.bilm import BiLMConfig, BiLMTrainer
 from elmo_lib.lstm import run_lstmps
 
@@ -280,8 +280,8 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
                seed: int = 0, patience: int | None = 3, time_budget_minutes: float | None = None,
                optimizer: str = "adam", schedule: str = "constant", warmup_steps: int = 0,
                log_every: int | None = None, callbacks: Sequence[keras.callbacks.Callback] = (),
-               verbose: int | str = "auto", training_loop: str = "auto"
-               ) -> tuple[BiLMTrainer, dict]:
+               verbose: int | str = "auto", training_loop: str = "auto",
+               progress_every_seconds: float | None = None) -> tuple[BiLMTrainer, dict]:
     """Train a biLM language model and keep everything needed to use or resume it in ``output_dir``.
 
     Distribution. With a strategy of 2+ replicas the optimizer clips the gradient summed over the
@@ -327,6 +327,13 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
         verbose: ``fit`` verbosity (1 = progress bar, 2 = one line per epoch).
         training_loop: ``"fit"`` (Keras' ``fit``), ``"custom"`` (``distribute.fit_loop``) or
             ``"auto"``: custom under ``MultiWorkerMirroredStrategy``, else fit.
+        progress_every_seconds: print step, tokens/s, loss, elapsed and ETA at least this often
+            (:class:`elmo_lib.runs.Progress`; None: off).
+
+    ``output_dir`` must be new or hold this same model (``config.json`` and ``vocab.txt``):
+    another model's directory is refused with ``ValueError`` (:func:`elmo_lib.runs.check_output_dir`).
+    ``run.json`` is deleted when training starts and written when it ends (a finished run; see
+    :func:`elmo_lib.runs.load_or_train`).
 
     Returns:
         ``(trainer, history)``: the trainer with the best weights loaded and the per-epoch records
@@ -358,7 +365,9 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
                          f"single replica; the strategy has {replicas}")
     chief_dir = pathlib.Path(output_dir)
     out = distribute.worker_output_dir(chief_dir) if multi_worker else chief_dir
+    runs.check_output_dir(out, config, vocab)  # never overwrite another model
     out.mkdir(parents=True, exist_ok=True)
+    runs.clear_marker(out)
     keras.utils.set_random_seed(seed)
     train_ds, default_steps = _as_dataset(train_data, vocab, config, training=True, seed=seed)
     steps_per_epoch = steps_per_epoch or default_steps
@@ -390,6 +399,11 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
                                            budget.already_spent_seconds, warmup_steps)
     early = (keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, mode="min")
              if patience is not None else None)
+    progress = (runs.Progress(progress_every_seconds, tokens_per_step=tokens_per_step,
+                              steps_per_epoch=steps_per_epoch, total_steps=epochs * steps_per_epoch,
+                              time_budget_seconds=60.0 * (time_budget_minutes or 0) or None,
+                              already_spent_seconds=budget.already_spent_seconds if budget else 0.0)
+                if progress_every_seconds else None)
     backup = (keras.callbacks.BackupAndRestore(str(out / BACKUP_DIR), double_checkpoint=True,
                                                delete_checkpoint=False)
               if not custom else None)
@@ -403,6 +417,7 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=bool(previous)),
         *(c for c in (early, budget) if c is not None),
         *([StepLogger(log_every, tokens_per_step)] if log_every else []),
+        *([progress] if progress is not None else []),
         *callbacks,
     ]
     trainer = build_trainer(
@@ -427,6 +442,7 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
     records = read_history(history_path)
     stopped_by = ("time_budget" if budget is not None and budget.stopped else
                   "early_stopping" if early is not None and early.stopped_epoch > 0 else "epochs")
+    runs.write_marker(out, config, vocab, stopped_by=stopped_by, records=records)
     return trainer, {"epochs": records, "stopped_by": stopped_by}
 
 
