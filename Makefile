@@ -22,11 +22,12 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
 
 # Unit tests, then every notebook in QUICK mode (nbval, by glob). QUICK runs write their figures
-# to a temporary folder so the committed full-run figures stay as they are.
+# and results files to temporary folders so the committed full-run figures and results/*.json
+# stay as they are.
 test: $(STAMP)
 	$(VENV)/bin/ruff check $(LINT_TARGETS)
 	$(PY) -m pytest -q -m "not slow" tests
-	ELMO_QUICK=1 ELMO_FIGURES_DIR=$$(mktemp -d) $(PY) -m pytest -q --nbval-lax notebooks/
+	ELMO_QUICK=1 ELMO_FIGURES_DIR=$$(mktemp -d) ELMO_RESULTS_DIR=$$(mktemp -d) $(PY) -m pytest -q --nbval-lax notebooks/
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" -x tests

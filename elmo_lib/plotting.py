@@ -1,37 +1,29 @@
-"""Figure helpers for the lessons: each draws one idea, labels its axes, saves a PNG and returns the
+"""Chart helpers for the lessons: each draws one idea, labels its axes, saves a PNG and returns the
 ``matplotlib.figure.Figure``.
 
-Where figures go: ``name="01_play_contexts"`` is saved as ``<repo>/figures/01_play_contexts.png``.
-The repo root is found from this package's location (a source checkout has ``figures/`` or
-``pyproject.toml`` next to ``elmo_lib/``), so it does not depend on the notebook's working
-directory; otherwise ``$ELMO_FIGURES_DIR`` or ``./figures`` is used. A ``name`` with a directory or
-a ``.png`` suffix is used as a path as it is, and every helper takes ``figures_dir=`` to override.
-
-In a notebook the figure is shown (``show=True``); in scripts and tests without a display the
-non-interactive Agg backend is used and nothing is shown. Introduced in lesson 01.
+Where figures go (``figures/NN_name.png``) and how they are saved is :mod:`elmo_lib.figure_files`;
+the pictures of the model (:func:`bilm_architecture`, :func:`scalar_mix_diagram`) are drawn by
+:mod:`elmo_lib.diagrams` and re-exported here, so a lesson calls every figure as
+``el.plotting.<helper>``. Introduced in lesson 01.
 """
 
 from __future__ import annotations
 
-import os
-import pathlib
-import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 
-import matplotlib
 import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-if (not os.environ.get("MPLBACKEND") and not os.environ.get("DISPLAY")
-        and "ipykernel" not in sys.modules):
-    matplotlib.use("Agg")  # headless: scripts, tests, CI
-
-import matplotlib.pyplot as plt  # noqa: E402  (after the backend choice)
-from matplotlib.figure import Figure  # noqa: E402
-
-PathLike = str | os.PathLike
+from elmo_lib.diagrams import bilm_architecture, char_id_heatmap, scalar_mix_diagram
+from elmo_lib.figure_files import PathLike, check_name, figures_dir, plt, save, set_title
 
 __all__ = [
+    "accuracy_chart",
     "bar_chart",
+    "bilm_architecture",
+    "binomial_error",
     "char_id_heatmap",
     "figures_dir",
     "heatmap",
@@ -39,63 +31,9 @@ __all__ = [
     "layer_weights",
     "line_curves",
     "plot_history",
+    "scalar_mix_diagram",
     "scatter_2d",
 ]
-
-
-def figures_dir() -> pathlib.Path:
-    """The directory figures are saved to (created if missing).
-
-    ``<repo>/figures`` for a source checkout (found from the package location, not the working
-    directory), else ``$ELMO_FIGURES_DIR``, else ``./figures``.
-    """
-    env = os.environ.get("ELMO_FIGURES_DIR")
-    root = pathlib.Path(__file__).resolve().parents[1]
-    if env:
-        path = pathlib.Path(env)
-    elif (root / "figures").is_dir() or (root / "pyproject.toml").is_file():
-        path = root / "figures"
-    else:
-        path = pathlib.Path.cwd() / "figures"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _output_path(name: PathLike, directory: PathLike | None) -> pathlib.Path:
-    path = pathlib.Path(name)
-    if directory is not None:
-        base = pathlib.Path(directory)
-    elif path.parent != pathlib.Path(".") or path.suffix:
-        base = None  # an explicit path: use it as given
-    else:
-        base = figures_dir()
-    if not path.suffix:
-        path = path.with_suffix(".png")
-    if base is not None:
-        base.mkdir(parents=True, exist_ok=True)
-        path = base / path.name
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _finish(fig: Figure, name: PathLike, directory: PathLike | None, show: bool) -> Figure:
-    """Save ``fig`` as PNG (fixed metadata, so re-runs give identical files) and maybe show it."""
-    fig.tight_layout()
-    path = _output_path(name, directory)
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    fig.saved_path = path  # handy in tests; not printed by the lessons (it is an absolute path)
-    if show and "agg" not in matplotlib.get_backend().lower():
-        plt.show()
-    else:
-        plt.close(fig)
-    return fig
-
-
-def _check_name(name: PathLike) -> None:
-    if not str(name):
-        raise ValueError(f"`name` must be a non-empty file name, received name={name!r}")
-
 
 def heatmap(matrix, name: PathLike, *, xlabel: str, ylabel: str, colorbar_label: str,
             xticklabels: Sequence[str] | None = None, yticklabels: Sequence[str] | None = None,
@@ -118,7 +56,7 @@ def heatmap(matrix, name: PathLike, *, xlabel: str, ylabel: str, colorbar_label:
     Returns:
         The Figure.
     """
-    _check_name(name)
+    check_name(name)
     matrix = np.asarray(matrix)
     if matrix.ndim != 2:
         raise ValueError(f"`matrix` must be 2-D, received shape {matrix.shape}")
@@ -137,36 +75,8 @@ def heatmap(matrix, name: PathLike, *, xlabel: str, ylabel: str, colorbar_label:
                         color="white")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    return _finish(fig, name, figures_dir, show)
-
-
-def char_id_heatmap(char_ids, tokens: Sequence[str], name: PathLike, *,
-                    max_characters: int | None = None, title: str | None = None,
-                    figures_dir: PathLike | None = None, show: bool = True) -> Figure:
-    """The character ids of one sentence, ``[T, C]``, one row per token.
-
-    Args:
-        char_ids: int array ``[T, C]`` (from ``elmo_lib.text.char_ids``, after the +1 shift).
-        tokens: the ``T`` tokens, used as row labels.
-        name: file name or path (see :func:`heatmap`).
-        max_characters: show only the first slots (the rest is usually padding).
-        title: optional title.
-        figures_dir, show: as in :func:`heatmap`.
-
-    Returns:
-        The Figure.
-    """
-    char_ids = np.asarray(char_ids)
-    if char_ids.ndim != 2 or char_ids.shape[0] != len(tokens):
-        raise ValueError(f"`char_ids` must be [len(tokens)={len(tokens)}, C], received shape "
-                         f"{char_ids.shape}")
-    if max_characters is not None:
-        char_ids = char_ids[:, :max_characters]
-    return heatmap(char_ids, name, xlabel="character slot (0 = BOW)", ylabel="token",
-                   colorbar_label="character id (byte + 1; 257-261 special)",
-                   yticklabels=list(tokens), title=title, figures_dir=figures_dir, show=show)
+    set_title(ax, title, fig.get_figwidth())
+    return save(fig, name, figures_dir, show)
 
 
 def histogram(values, name: PathLike, *, xlabel: str, ylabel: str = "count", bins=50,
@@ -187,7 +97,7 @@ def histogram(values, name: PathLike, *, xlabel: str, ylabel: str = "count", bin
     Returns:
         The Figure.
     """
-    _check_name(name)
+    check_name(name)
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.hist(np.asarray(values).ravel(), bins=bins, color="tab:blue", edgecolor="white")
     if log_y:
@@ -198,9 +108,8 @@ def histogram(values, name: PathLike, *, xlabel: str, ylabel: str = "count", bin
             ax.legend()
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    return _finish(fig, name, figures_dir, show)
+    set_title(ax, title, fig.get_figwidth())
+    return save(fig, name, figures_dir, show)
 
 
 def scatter_2d(points, name: PathLike, *, labels: Sequence | None = None, xlabel: str,
@@ -221,7 +130,7 @@ def scatter_2d(points, name: PathLike, *, labels: Sequence | None = None, xlabel
     Returns:
         The Figure.
     """
-    _check_name(name)
+    check_name(name)
     points = np.asarray(points, dtype=float)
     if points.ndim != 2 or points.shape[1] != 2:
         raise ValueError(f"`points` must be [N, 2], received shape {points.shape}")
@@ -242,9 +151,28 @@ def scatter_2d(points, name: PathLike, *, labels: Sequence | None = None, xlabel
         ax.legend(fontsize=8, loc="best")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    return _finish(fig, name, figures_dir, show)
+    set_title(ax, title, fig.get_figwidth())
+    return save(fig, name, figures_dir, show)
+
+
+def _draw_curves(ax, x, curves: Mapping[str, Sequence[float]], *, bands=None, hlines=None,
+                 markers: bool = True, log_x: bool = False, log_y: bool = False) -> None:
+    for label, ys in curves.items():
+        ys = np.asarray(ys, dtype=float)
+        if ys.shape != x.shape:
+            raise ValueError(f"curve {label!r} has shape {ys.shape}, x has shape {x.shape}")
+        (line,) = ax.plot(x, ys, marker="o" if markers else None, label=label)
+        if bands and label in bands:
+            half = np.asarray(bands[label], dtype=float)
+            ax.fill_between(x, ys - half, ys + half, color=line.get_color(), alpha=0.2)
+    for label, y in (hlines or {}).items():
+        ax.axhline(y, linestyle="--", color="gray", label=label)
+    if log_x:
+        ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
 
 
 def line_curves(x, curves: Mapping[str, Sequence[float]], name: PathLike, *, xlabel: str,
@@ -269,72 +197,98 @@ def line_curves(x, curves: Mapping[str, Sequence[float]], name: PathLike, *, xla
     Returns:
         The Figure.
     """
-    _check_name(name)
+    check_name(name)
     if not curves:
         raise ValueError("`curves` is empty: nothing to plot")
     x = np.asarray(x, dtype=float)
     fig, ax = plt.subplots(figsize=(6, 3.8))
-    for label, ys in curves.items():
-        ys = np.asarray(ys, dtype=float)
-        if ys.shape != x.shape:
-            raise ValueError(f"curve {label!r} has shape {ys.shape}, x has shape {x.shape}")
-        (line,) = ax.plot(x, ys, marker="o" if markers else None, label=label)
-        if bands and label in bands:
-            half = np.asarray(bands[label], dtype=float)
-            ax.fill_between(x, ys - half, ys + half, color=line.get_color(), alpha=0.2)
-    for label, y in (hlines or {}).items():
-        ax.axhline(y, linestyle="--", color="gray", label=label)
-    if log_x:
-        ax.set_xscale("log")
-    if log_y:
-        ax.set_yscale("log")
+    _draw_curves(ax, x, curves, bands=bands, hlines=hlines, markers=markers, log_x=log_x,
+                 log_y=log_y)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title)
-    return _finish(fig, name, figures_dir, show)
+    set_title(ax, title, fig.get_figwidth())
+    return save(fig, name, figures_dir, show)
 
 
-def plot_history(history, keys: Sequence[str], name: PathLike, *, xlabel: str = "epoch",
-                 ylabel: str = "loss (nats per token)", log_y: bool = False,
-                 title: str | None = None, figures_dir: PathLike | None = None,
-                 show: bool = True) -> Figure:
-    """Training curves from a Keras ``History`` (or its ``.history`` dict).
+def plot_history(history, keys: Sequence[str] | Mapping[str, Sequence[str]], name: PathLike, *,
+                 xlabel: str = "epoch", ylabel: str | Mapping[str, str] = "loss (nats per token)",
+                 log_y: bool = False, title: str | None = None,
+                 figures_dir: PathLike | None = None, show: bool = True) -> Figure:
+    """Training curves from a Keras ``History`` (or its ``.history`` dict), on one or more panels.
+
+    Numbers that are not the same quantity never share an axis: pass ``keys`` as
+    ``{panel title: [keys]}`` and each panel gets its own y axis, e.g. a sampled-softmax training
+    loss beside a full-softmax validation loss (they differ by more than the model's progress)::
+
+        plot_history(history, {"training (sampled softmax)": ["loss"],
+                               "validation (full softmax)": ["val_loss"]}, "04_loss_curves")
 
     Args:
         history: ``keras.callbacks.History`` or ``{metric: [value per epoch]}``.
-        keys: the metrics to plot, e.g. ``["loss", "val_loss"]``.
+        keys: the metrics to plot on one panel, e.g. ``["loss", "val_loss"]``, or
+            ``{panel title: [metrics]}`` for one panel each, side by side.
         name: file name or path.
-        xlabel, ylabel, log_y, title, figures_dir, show: as in :func:`line_curves`.
+        xlabel: the shared x label.
+        ylabel: the y label, or ``{panel title: y label}`` (a missing panel gets the default).
+        log_y, title, figures_dir, show: as in :func:`line_curves` (``title`` spans the figure).
 
     Returns:
         The Figure.
 
     Raises:
-        ValueError: if a key is missing from the history.
+        ValueError: if a key is missing from the history, or ``keys`` is empty.
     """
+    check_name(name)
     values = getattr(history, "history", history)
-    missing = [key for key in keys if key not in values]
+    panels = dict(keys) if isinstance(keys, Mapping) else {None: list(keys)}
+    every_key = [key for panel in panels.values() for key in panel]
+    if not every_key:
+        raise ValueError("`keys` is empty: nothing to plot")
+    missing = [key for key in every_key if key not in values]
     if missing:
         raise ValueError(f"keys {missing} are not in the history; available: {sorted(values)}")
-    length = max(len(values[key]) for key in keys)
-    curves = {}
-    for key in keys:
-        ys = np.full(length, np.nan)
-        ys[: len(values[key])] = values[key]
-        curves[key] = ys
-    return line_curves(np.arange(1, length + 1), curves, name, xlabel=xlabel, ylabel=ylabel,
-                       log_y=log_y, title=title, markers=length <= 30, figures_dir=figures_dir,
-                       show=show)
+    length = max(len(values[key]) for key in every_key)
+    x = np.arange(1, length + 1, dtype=float)
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 if len(panels) == 1 else 4.6 * len(panels),
+                                                      3.8), squeeze=False)
+    for ax, (panel, panel_keys) in zip(axes[0], panels.items()):
+        curves = {}
+        for key in panel_keys:
+            ys = np.full(length, np.nan)
+            ys[: len(values[key])] = values[key]
+            curves[key] = ys
+        _draw_curves(ax, x, curves, markers=length <= 30, log_y=log_y)
+        ax.set_xlabel(xlabel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        label = ylabel.get(panel, "loss (nats per token)") if isinstance(ylabel, Mapping) else ylabel
+        ax.set_ylabel(label)
+        if panel is not None:
+            set_title(ax, panel, fig.get_figwidth() / len(panels))
+    if len(panels) == 1:
+        set_title(axes[0, 0], title, fig.get_figwidth())
+    else:
+        set_title(fig, title, fig.get_figwidth())
+    return save(fig, name, figures_dir, show)
+
+
+def _wrap_label(label: str, width: int = 14) -> str:
+    """A category label broken into lines of at most ``width`` characters (given breaks kept)."""
+    return "\n".join("\n".join(textwrap.wrap(line, width)) or line for line in label.split("\n"))
+
+
+def _legend_outside(ax) -> None:
+    """A legend to the right of the axes: it never hides a bar, a point or a value label."""
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
 
 
 def bar_chart(labels: Sequence[str], values, name: PathLike, *, xlabel: str, ylabel: str,
               errors=None, series: Sequence[str] | None = None, title: str | None = None,
-              value_format: str | None = None, figures_dir: PathLike | None = None,
-              show: bool = True) -> Figure:
+              value_format: str | None = None, hlines: Mapping[str, float] | None = None,
+              figures_dir: PathLike | None = None, show: bool = True) -> Figure:
     """Bars for categories, optionally grouped (several series) and with error bars.
+
+    Bars start at zero, so use them for amounts (counts, weights, losses); for accuracies that
+    differ by a few points use :func:`accuracy_chart`, whose axis is zoomed to the data.
 
     Args:
         labels: one label per category (x axis).
@@ -345,42 +299,148 @@ def bar_chart(labels: Sequence[str], values, name: PathLike, *, xlabel: str, yla
         series: names of the groups (legend) when ``values`` is 2-D.
         title, figures_dir, show: as in :func:`heatmap`.
         value_format: e.g. ``"{:.1f}"`` writes each value above its bar.
+        hlines: optional ``{label: y}`` horizontal reference lines (dashed).
 
     Returns:
         The Figure.
     """
-    _check_name(name)
+    check_name(name)
     values = np.atleast_2d(np.asarray(values, dtype=float))
     errors = None if errors is None else np.atleast_2d(np.asarray(errors, dtype=float))
     if values.shape[1] != len(labels):
         raise ValueError(f"`values` has {values.shape[1]} categories for {len(labels)} labels")
     if series is not None and len(series) != values.shape[0]:
         raise ValueError(f"`series` has {len(series)} names for {values.shape[0]} rows of values")
+    if errors is not None and errors.shape != values.shape:
+        raise ValueError(f"`errors` has shape {errors.shape}, `values` {values.shape}")
     groups = values.shape[0]
     width = 0.8 / groups
     positions = np.arange(len(labels))
-    fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(labels) * max(1, groups / 2)), 3.8))
+    legend_inches = 1.8 if series is not None or hlines else 0.0  # the legend sits outside
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.3 * len(labels) * max(1, groups / 2))
+                                    + legend_inches, 3.8))
     for g in range(groups):
         offset = (g - (groups - 1) / 2) * width
         bars = ax.bar(positions + offset, values[g], width,
                       yerr=None if errors is None else errors[g], capsize=3,
                       label=None if series is None else series[g])
         if value_format:
-            ax.bar_label(bars, labels=[value_format.format(v) for v in values[g]], fontsize=7)
-    ax.set_xticks(positions, labels=list(labels))
-    if series is not None:
-        ax.legend(fontsize=8)
+            ax.bar_label(bars, labels=[value_format.format(v) for v in values[g]], fontsize=7,
+                         padding=2)
+    for label, y in (hlines or {}).items():
+        ax.axhline(y, linestyle="--", color="gray", label=label)
+    ax.margins(y=0.12)  # headroom for the value labels
+    ax.set_xticks(positions, labels=[_wrap_label(label) for label in labels])
+    if series is not None or hlines:
+        _legend_outside(ax)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    return _finish(fig, name, figures_dir, show)
+    set_title(ax, title, fig.get_figwidth())
+    return save(fig, name, figures_dir, show)
+
+
+def binomial_error(accuracy, n):
+    """The standard error of an accuracy measured on ``n`` independent examples:
+    ``sqrt(p (1 - p) / n)`` (same units as ``accuracy``: pass a fraction, or scale the result).
+
+    Example:
+        >>> round(float(binomial_error(0.9, 1_000)), 4)
+        0.0095
+    """
+    accuracy, n = np.asarray(accuracy, dtype=float), np.asarray(n, dtype=float)
+    if np.any(accuracy < 0) or np.any(accuracy > 1) or np.any(n <= 0):
+        raise ValueError(f"`accuracy` must be a fraction in [0, 1] and `n` positive, received "
+                         f"accuracy={accuracy!r}, n={n!r}")
+    return np.sqrt(accuracy * (1 - accuracy) / n)
+
+
+def accuracy_chart(labels: Sequence[str], means, name: PathLike, *, errors=None,
+                   chance: float | None = None, majority: float | None = None,
+                   series: Sequence[str] | None = None, xlabel: str,
+                   ylabel: str = "accuracy (%)", limits: tuple[float, float] = (0.0, 100.0),
+                   value_format: str | None = "{:.1f}", title: str | None = None,
+                   figures_dir: PathLike | None = None, show: bool = True) -> Figure:
+    """Accuracies as points with error bars, a chance and a majority-class line, and a y axis
+    zoomed to the data (points ± errors), not to 0-100.
+
+    A reference line within twice the data's span of the points is inside the axis; one further
+    away (chance at 6% under accuracies near 90%) would leave the axis mostly empty, so its legend
+    entry gives its value and says it is below (or above) the axis.
+
+    Points rather than bars because the axis does not start at zero: a bar's length would lie.
+
+    Args:
+        labels: one label per method / layer (x axis).
+        means: ``[methods]`` or, with ``series``, ``[len(series), methods]`` (e.g. dev and test).
+        name: file name or path.
+        errors: optional half-widths, same shape as ``means``: the standard deviation over seeds
+            or the binomial standard error (:func:`binomial_error`, scaled to the units of
+            ``means``).
+        chance: the accuracy of a uniform guess (e.g. 50 for two balanced classes); dashed line.
+        majority: the accuracy of always predicting the most frequent class; dotted line.
+        series: names of the rows of ``means`` (legend).
+        xlabel, ylabel: axis labels (``ylabel`` says the units: % or fraction).
+        limits: the range the metric can take; the zoomed axis never leaves it.
+        value_format: writes each mean beside its point (``None``: no labels).
+        title, figures_dir, show: as in :func:`heatmap`.
+
+    Returns:
+        The Figure.
+    """
+    check_name(name)
+    means = np.atleast_2d(np.asarray(means, dtype=float))
+    errors = np.zeros_like(means) if errors is None else np.atleast_2d(
+        np.asarray(errors, dtype=float))
+    if means.shape[1] != len(labels):
+        raise ValueError(f"`means` has {means.shape[1]} methods for {len(labels)} labels")
+    if errors.shape != means.shape:
+        raise ValueError(f"`errors` has shape {errors.shape}, `means` {means.shape}")
+    if series is not None and len(series) != means.shape[0]:
+        raise ValueError(f"`series` has {len(series)} names for {means.shape[0]} rows of means")
+    groups = means.shape[0]
+    positions = np.arange(len(labels), dtype=float)
+    legend_inches = 2.2 if series is not None or chance is not None or majority is not None else 0
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.0 + 1.4 * len(labels)) + legend_inches, 3.8))
+    for g in range(groups):
+        x = positions + (g - (groups - 1) / 2) * min(0.25, 0.6 / groups)
+        ax.errorbar(x, means[g], yerr=errors[g], fmt="o", capsize=4, markersize=6,
+                    label=None if series is None else series[g])
+        left = groups == 2 and g == 0  # two series: labels outside the pair, never overlapping
+        for xi, yi in zip(x, means[g]) if value_format else ():
+            ax.annotate(value_format.format(yi), (xi, yi), xytext=(-6 if left else 6, 0),
+                        textcoords="offset points", va="center", ha="right" if left else "left",
+                        fontsize=7)
+    low = float((means - errors).min())
+    high = float((means + errors).max())
+    span = max(high - low, 0.02 * (limits[1] - limits[0]))
+    references = {"chance": (chance, "--"), "majority class": (majority, ":")}
+    for label, (y, style) in references.items():
+        if y is None:
+            continue
+        near = low - 2 * span <= y <= high + 2 * span  # else the axis would be mostly empty
+        if near:
+            low, high = min(low, y), max(high, y)
+        where = "" if near else (", below the axis" if y < low else ", above the axis")
+        ax.axhline(y, linestyle=style, color="black", linewidth=1.2,
+                   label=f"{label} ({y:.3g}{where})")
+    pad = 0.1 * (high - low) if high > low else 0.02 * (limits[1] - limits[0])
+    ax.set_ylim(max(limits[0], low - pad), min(limits[1], high + pad))
+    ax.set_xlim(-0.6, len(labels) - 0.4)
+    ax.set_xticks(positions, labels=[_wrap_label(label) for label in labels])
+    ax.grid(axis="y", alpha=0.3)
+    if series is not None or chance is not None or majority is not None:
+        _legend_outside(ax)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    set_title(ax, title, fig.get_figwidth())
+    return save(fig, name, figures_dir, show)
 
 
 def layer_weights(weights, name: PathLike, *, layer_names: Sequence[str] | None = None,
                   normalize: bool = True, title: str | None = None,
                   figures_dir: PathLike | None = None, show: bool = True) -> Figure:
-    """ELMo's scalar-mix weights per layer, for one task or several (``{task: weights}``).
+    """ELMo's scalar-mix weights per layer, for one task or several (``{task: weights}``), with
+    the uniform weight ``1 / (L + 1)`` (where every mix starts) as a dashed line.
 
     Args:
         weights: the ``ScalarMix`` parameters ``s`` (``[layers]``), or ``{task: s}``.
@@ -388,7 +448,8 @@ def layer_weights(weights, name: PathLike, *, layer_names: Sequence[str] | None 
         layer_names: defaults to ``"layer 0 (tokens)"``, ``"layer 1"``, ...
         normalize: apply the softmax, as ``ScalarMix`` does (pass ``False`` for weights that are
             already normalised).
-        title, figures_dir, show: as in :func:`heatmap`.
+        title, figures_dir, show: as in :func:`heatmap`; the legend sits outside the axes and
+            the title is wrapped, so neither is ever cut off.
 
     Returns:
         The Figure.
@@ -410,4 +471,5 @@ def layer_weights(weights, name: PathLike, *, layer_names: Sequence[str] | None 
                      ylabel="softmax weight" if normalize else "weight",
                      series=None if len(rows) == 1 and not isinstance(weights, Mapping)
                      else list(tasks), title=title, value_format="{:.2f}",
+                     hlines={f"uniform (1/{n_layers})": 1 / n_layers},
                      figures_dir=figures_dir, show=show)
