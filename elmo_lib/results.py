@@ -154,6 +154,22 @@ class LessonResults(dict):
         return path
 
 
+def measured_on(lesson: str, directory: str | os.PathLike | None = None) -> str:
+    """One line saying what ran ``lesson`` and how long it took, from its results file.
+
+    e.g. ``"Measured on: Intel Xeon (2 cores, AVX-512, no GPU), TensorFlow 2.21.0, 2026-11-30:
+    full run 412 s."`` Lessons print it in their last cell.
+    """
+    record = load(lesson, directory)
+    info = record["machine"]
+    features = [f"{info['cores']} cores", "AVX-512" if info.get("avx512") else "no AVX-512",
+                ", ".join(info["gpus"]) if info.get("gpus") else "no GPU"]
+    mode = "QUICK run" if record.get("quick") else "full run"
+    versions = f", TensorFlow {info['tensorflow']}" if info.get("tensorflow") else ""
+    return (f"Measured on: {info['cpu']} ({', '.join(features)}){versions}, "
+            f"{record['date'][:10]}: {mode} {record['wall_seconds']:.0f} s.")
+
+
 def load(lesson: str, directory: str | os.PathLike | None = None) -> dict:
     """The saved results of ``lesson`` (e.g. ``"05_elmo_representations"``).
 

@@ -50,3 +50,17 @@ def test_bad_lesson_names(name):
 def test_load_names_the_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="07_pretrained_elmo.json"):
         el.results.load("07_pretrained_elmo", directory=tmp_path)
+
+
+def test_measured_on_reads_the_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("ELMO_QUICK", raising=False)
+    results = el.results.LessonResults("05_elmo_representations", directory=tmp_path)
+    results.save()
+    record = json.loads((tmp_path / "05_elmo_representations.json").read_text())
+    record.update(wall_seconds=412.4, date="2026-11-30T07:00:00+00:00",
+                  machine={"cpu": "Test CPU", "cores": 2, "avx512": True, "gpus": [],
+                           "tensorflow": "2.21.0"})
+    (tmp_path / "05_elmo_representations.json").write_text(json.dumps(record))
+    line = el.results.measured_on("05_elmo_representations", directory=tmp_path)
+    assert line == ("Measured on: Test CPU (2 cores, AVX-512, no GPU), TensorFlow 2.21.0, "
+                    "2026-11-30: full run 412 s.")
