@@ -19,6 +19,7 @@ only when a lesson reaches for it:
 - ``el.model_card`` the ``MODEL_CARD.md`` of a shipped preset
 - ``el.runs``     ``load_or_train``: one marker file decides; progress for long training
 - ``el.results``  each lesson's key numbers as JSON in ``results/``
+- ``el.senses``   the senses of *record* in WikiText-2, by a transparent heuristic (lessons 01, 05)
 """
 
 import importlib
@@ -43,6 +44,7 @@ _SUBMODULES = (
     "model_card",
     "runs",
     "results",
+    "senses",
 )
 
 
