@@ -5,14 +5,16 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/elmo-keras-lessons/elmo-keras-lessons/blob/main/notebooks/05_elmo_representations.ipynb)
 #
-# **Prerequisite:** lesson 04 (a trained biLM; this lesson trains a small stand-in if you skipped it).
+# **Prerequisite:** lesson 04 (the trained biLM, loaded here by name).
 
 # %% [markdown]
 # ## What you will learn
 # - **Write** the ELMo equation and check `el.layers.ScalarMix` and the `el.elmo.ELMo` layer against it.
-# - **Compare** a static layer (0) with the contextual layers (1, 2) on the many meanings of *play*.
-# - **Find** the nearest other occurrences of a word in context, as in Table 4 of the ELMo paper.
-# - **Probe** each layer with a linear part-of-speech tagger on UD English-EWT and read the result honestly.
+# - **Compare** the static layer (0) with the contextual layers (1, 2) on the senses of *play*,
+#   and score nearest neighbours in context (Table 4 of the ELMo paper), failures included.
+# - **Climb** lesson 01's ladder for *record*: static vector, context average, then each biLM layer.
+# - **Probe** each layer, and a trainable mix of them, with a linear part-of-speech tagger on
+#   UD English-EWT, and read which layers syntax leans on.
 
 # %%
 import os
@@ -24,8 +26,6 @@ if "google.colab" in sys.modules:  # on Colab: install this repo (data downloads
                     "git+https://github.com/elmo-keras-lessons/elmo-keras-lessons"], check=True)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: quieter C++ logs
 
-import functools
-import pathlib
 import time
 from collections import Counter
 
@@ -33,26 +33,24 @@ import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 import elmo_lib as el
 
 keras.utils.set_random_seed(0)
+results = el.results.LessonResults("05_elmo_representations")  # -> results/05_*.json
 
 # %% [markdown]
 # ## Parameters
-# All sizes live in the next cell. The full run reads lesson 04's biLM from
-# `runs/cpu_wikitext2` (if it is missing, a small stand-in biLM is trained on a slice of
-# WikiText-2 first). `ELMO_QUICK=1` (what CI sets) always trains a `tiny` biLM for a few
-# seconds and uses a handful of sentences: its numbers mean nothing, it only checks that
-# every cell runs. **Full run: 104 s on a 2-core CPU (AMD EPYC without AVX-512, no GPU), machine otherwise idle, with lesson 04's `cpu_wikitext2` biLM (the run of the night of 2026-11-29/30, LSTM 256/128, Adam 8e-3).** Numbers quoted in the text are from that run.
+# All sizes live in the next cell. The lesson reads the biLM the repository ships
+# (`models/wikitext2-cpu`, lesson 04) by name. `ELMO_QUICK=1` (what CI sets) uses a handful of
+# sentences and a few probe epochs: its numbers mean nothing, it only checks that every cell
+# runs. The last cell prints the machine and the full run's time.
 
 # %% tags=["parameters"]
 QUICK = os.environ.get("ELMO_QUICK") == "1"
-RUN_DIR = "runs/cpu_wikitext2"  # lesson 04's trained biLM (relative to the repo root)
-STAND_IN_LINES = 300 if QUICK else 3_000  # WikiText-2 lines for a stand-in biLM
-STAND_IN_EPOCHS = 1 if QUICK else 2
-STAND_IN_PRESET = (el.bilm.BiLMConfig.tiny if QUICK else  # the stand-in's sizes
-                   functools.partial(el.bilm.BiLMConfig.cpu, lstm_dim=256, projection_dim=64))
+PRESET = "wikitext2_cpu"  # the lessons' biLM (lesson 04)
 TARGET = "play"  # the many-sense word we follow
 ANCHORS = ("game", "song")  # two other words, for reference points in the PCA plot
 MAX_OCCURRENCES = 40 if QUICK else 500  # sentences with TARGET
@@ -60,39 +58,22 @@ ANCHOR_OCCURRENCES = 20 if QUICK else 150  # sentences with each anchor word
 MAX_SENTENCE_LENGTH = 60  # tokens; longer WikiText-2 sentences are skipped
 CONTEXT_WINDOW = 12  # tokens on each side read by the sense heuristic
 N_NEIGHBOURS = 5
+RECORD_LINES = 3_000 if QUICK else None  # WikiText-2 train lines searched for *record* (None: all)
+RECORD_WINDOW = 30  # tokens kept on each side of *record* when it goes through the biLM
 POS_TRAIN_SENTENCES = 150 if QUICK else 2_500  # UD-EWT train sentences for the probes
 POS_EVAL_SENTENCES = 100 if QUICK else None  # dev and test sentences (None = all)
-PROBE_EPOCHS = 10 if QUICK else 20  # passes of the linear probe over its training tokens
+PROBE_EPOCHS = 3 if QUICK else 20  # passes of the linear probes over their training tokens
 PROBE_LEARNING_RATE = 1e-2
-BATCH_SIZE = 64  # sentences per biLM call
 
 # %% [markdown]
-# ## 1. A trained biLM (train or load)
-# Lesson 04 trained the `cpu` preset on WikiText-2 and saved it in `runs/cpu_wikitext2`.
-# We load it with `el.train.load_trained`. If it is not there (or in QUICK mode), we train a
-# small stand-in with `el.train.train_bilm` and keep it in `runs/` so the next run loads it.
+# ## 1. The trained biLM
+# `el.bilm.BiLMEncoder.from_preset` loads the encoder of lesson 04's biLM (the char CNN and
+# the two LSTM stacks; the softmax is not needed here) from `models/wikitext2-cpu`.
 
 # %%
-ROOT = pathlib.Path.cwd().parent if pathlib.Path.cwd().name == "notebooks" else pathlib.Path.cwd()
-run_dir = ROOT / RUN_DIR
-if QUICK or not (run_dir / "best.weights.h5").exists():  # no trained biLM: a stand-in
-    run_dir = ROOT / "runs" / ("05_stand_in_quick" if QUICK else "05_stand_in")
-print(f"biLM run directory: runs/{run_dir.name}")
-
-# %%
-if (run_dir / "last.weights.h5").exists():
-    trainer, vocab = el.train.load_trained(run_dir)
-else:
-    lines = [line for line in el.data.load_wikitext2("train") if len(line) > 3]
-    vocab = el.text.Vocabulary.from_corpus(lines[:STAND_IN_LINES], max_size=5_000)
-    stand_in = STAND_IN_PRESET(vocab_size=len(vocab), batch_size=32, unroll_steps=20)
-    trainer, _ = el.train.train_bilm(stand_in, lines[:STAND_IN_LINES], vocab=vocab,
-                                     output_dir=run_dir, epochs=STAND_IN_EPOCHS,
-                                     patience=None, jit_compile=False, verbose=0)
-encoder = el.bilm.encoder_from_trainer(trainer)
-config = trainer.config
-print(f"biLM: {config.n_layers} LSTM layers, "
-      f"P={config.projection_dim}, H={config.lstm_dim}, "
+encoder = el.bilm.BiLMEncoder.from_preset(PRESET)
+config = encoder.config
+print(f"biLM: {config.n_layers} LSTM layers, P={config.projection_dim}, H={config.lstm_dim}, "
       f"{encoder.count_params():,} encoder weights")
 
 # %% [markdown]
@@ -108,7 +89,10 @@ print(f"biLM: {config.n_layers} LSTM layers, "
 # s = \operatorname{softmax}(w),$$
 #
 # with $L + 1$ weights $w$ (start at 0: an equal average) and one scale $\gamma$ (starts at
-# 1), trained with the downstream task while the biLM stays frozen.
+# 1), trained with the downstream task while the biLM stays frozen. In a picture:
+
+# %%
+fig = el.diagrams.scalar_mix_diagram(config.n_layers + 1, "05_scalar_mix")
 
 # %%
 sentence = ["The", "play", "opened", "on", "Broadway", "."]
@@ -143,7 +127,7 @@ assert not np.allclose(outputs["lstm_outputs2"][0, 1], again["lstm_outputs2"][0,
 # (an equal average, $\gamma = 1$) it must give the mean of our three layers:
 
 # %%
-elmo_layer = el.elmo.ELMo(encoder, output_mode="elmo", input_type="strings")
+elmo_layer = el.elmo.ELMo.from_preset(PRESET, output_mode="elmo", input_type="strings")
 from_strings = elmo_layer(tf.constant([" ".join(sentence)]))
 np.testing.assert_allclose(from_strings, sum(np.asarray(h) for h in layers) / 3,
                            rtol=1e-4, atol=1e-5)
@@ -205,57 +189,32 @@ play_topics = [topic_of(s, i) for s, i in occurrences[TARGET]]
 print(Counter(play_topics).most_common())
 
 # %% [markdown]
-# Now run the biLM over every sentence once and keep, for each, the three layers
-# `[3, tokens, 2P]`. Batching sentences of similar length wastes little on padding; the
-# `tf.function` with a shape signature `[batch, tokens, 50]` is traced once for all batches.
-
-# %%
-run_bilm = tf.function(lambda ids: encoder(ids, training=False), input_signature=[
-    tf.TensorSpec([None, None, config.max_characters_per_token], tf.int32)])
-
-def embed_layers(sentences, batch_size=BATCH_SIZE):
-    """Per sentence, the biLM's layers as float32 [L + 1, tokens, 2P] (layer 0 = [x; x])."""
-    order = np.argsort([len(s) for s in sentences], kind="stable")
-    result = [None] * len(sentences)
-    progress = keras.utils.Progbar(len(sentences), unit_name="sentence")
-    for start in range(0, len(order), batch_size):
-        batch = order[start:start + batch_size]
-        out = run_bilm(el.text.char_ids([sentences[i] for i in batch]))
-        layers = [np.concatenate([out["word_emb"]] * 2, axis=-1)]  # layer 0 = [x; x]
-        layers += [out[f"lstm_outputs{j}"] for j in range(1, config.n_layers + 1)]
-        stacked = np.stack(layers, axis=1)  # [batch, L + 1, tokens, 2P]
-        for row, i in enumerate(batch):
-            result[i] = stacked[row, :, :len(sentences[i])]
-        progress.add(len(batch))
-    return result
-
+# Now run the biLM over every sentence once and keep every layer of every token:
+# `el.cache.cache_layers` batches sentences of similar length, runs the char CNN once per
+# distinct word, and stores `[tokens, L + 1, 2P]` without padding (layer 0 duplicated, as in
+# the mix). Everything below reads this cache, never the biLM again.
 
 # %%
 start = time.perf_counter()
 vectors = {}  # word -> [occurrences, L + 1, 2P]: the word's own vectors in each layer
 for word, found in occurrences.items():
-    embedded = embed_layers([s for s, _ in found])
-    vectors[word] = np.stack([e[:, i] for e, (_, i) in zip(embedded, found)])
+    cache = el.cache.cache_layers(encoder, [s for s, _ in found], dtype="float32", verbose=0)
+    vectors[word] = np.stack([cache.sentence(k)[i] for k, (_, i) in enumerate(found)])
 n_tokens = sum(len(s) for found in occurrences.values() for s, _ in found)
 seconds = time.perf_counter() - start
 print(f"{n_tokens:,} tokens in {seconds:.0f} s ({n_tokens / seconds:,.0f} tokens/s)")
-
-# %%
-play = vectors[TARGET]
-n_layers, width = config.n_layers + 1, 2 * config.projection_dim
-assert play.shape == (len(occurrences[TARGET]), n_layers, width)
+play, n_layers = vectors[TARGET], config.n_layers + 1
 # layer 0: one vector for every occurrence; the LSTM layers: a different one each time
 np.testing.assert_allclose(play[:, 0], np.broadcast_to(play[0, 0], play[:, 0].shape),
                            atol=1e-4)
-assert np.ptp(play[:, 2], axis=0).max() > 1e-3
 
 # %% [markdown]
 # ### Nearest neighbours in context
 # Table 4 of the ELMo paper queries the biLM with a sentence and finds the training sentence
 # whose *play* is closest. We do the same with three sentences of our own, one per sense,
-# ranking all occurrences of *play* by cosine similarity in a layer. In layer 0 every
-# occurrence has the same vector (cosine 1 with all of them), so its "ranking" is arbitrary;
-# in layer 2 the neighbours should share the query's sense.
+# ranking all occurrences of *play* by cosine similarity in the top layer, and score the
+# result: how many of the `N_NEIGHBOURS` nearest occurrences carry the query's (heuristic)
+# sense, and how many the heuristic could not label.
 
 # %%
 queries = {
@@ -263,34 +222,44 @@ queries = {
     "stage": "The play opened on Broadway , and critics praised the actors and the script .",
     "music": "As a child he learned to play the guitar and the piano .",
 }
-embedded = embed_layers([q.split() for q in queries.values()])
-query_vectors = {name: e[:, q.split().index(TARGET)]
-                 for (name, q), e in zip(queries.items(), embedded)}
+query_cache = el.cache.cache_layers(encoder, [q.split() for q in queries.values()],
+                                    dtype="float32", verbose=0)
+query_vectors = {name: query_cache.sentence(k)[q.split().index(TARGET)]
+                 for k, (name, q) in enumerate(queries.items())}
 
 def unit(v):
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
-
-# %%
-def show_neighbours(name, layer, k=N_NEIGHBOURS):
+def neighbours(name, layer, k=N_NEIGHBOURS):
+    """Indices of the k occurrences of TARGET closest to the query in `layer`."""
     cosine = unit(play[:, layer]) @ unit(query_vectors[name][layer])
-    print(f"query ({name}), layer {layer}: {queries[name]}")
-    for i in np.argsort(-cosine, kind="stable")[:k]:
-        tokens, position = occurrences[TARGET][i]
-        left = " ".join(tokens[max(0, position - 8):position])
-        right = " ".join(tokens[position + 1:position + 9])
-        print(f"  {cosine[i]:.3f} [{play_topics[i]:7s}] ...{left} *{TARGET}* {right}...")
+    return np.argsort(-cosine, kind="stable")[:k], cosine
 
-for name in queries:
-    show_neighbours(name, layer=config.n_layers)
 
 # %%
-show_neighbours("sport", layer=0)  # every cosine is 1: layer 0 cannot tell senses apart
+neighbour_scores = {}
+for name in queries:
+    nearest, cosine = neighbours(name, config.n_layers)
+    topics = [play_topics[i] for i in nearest]
+    neighbour_scores[name] = {"same_sense": topics.count(name), "unclear": topics.count("unclear")}
+    print(f"query ({name}): {queries[name]}")
+    for i in nearest:
+        tokens, position = occurrences[TARGET][i]
+        left = " ".join(tokens[max(0, position - 7):position])
+        print(f"  {cosine[i]:.3f} [{play_topics[i]:7s}] ...{left} *{TARGET}* "
+              f"{' '.join(tokens[position + 1:position + 8])}...")
+    print(f"  -> {topics.count(name)} of {N_NEIGHBOURS} share the query's sense, "
+          f"{topics.count('unclear')} unclear")
+results["play_query_neighbours_top_layer"] = neighbour_scores
 
 # %% [markdown]
-# How often does an occurrence's nearest other occurrence have the same (heuristic) sense?
-# We score leave-one-out 1-nearest-neighbour agreement per layer, on the occurrences that
-# the heuristic could label, against always guessing the most common sense.
+# READING_NEIGHBOURS
+#
+# Three queries are anecdotes. How often does an occurrence's nearest other occurrence have
+# the same (heuristic) sense? Leave-one-out 1-nearest-neighbour agreement per layer, on the
+# occurrences the heuristic could label, against always guessing the most common sense. In
+# layer 0 all occurrences tie (cosine 1 with each other), so its score is whatever the first
+# occurrence's sense gives.
 
 # %%
 labelled = np.array([t != "unclear" for t in play_topics])
@@ -306,12 +275,13 @@ agreement["average"] = neighbour_agreement(play[labelled].mean(axis=1))
 majority = Counter(senses).most_common(1)[0][1] / len(senses)
 print(f"{labelled.sum()} labelled occurrences; most common sense alone: {majority:.1%}")
 print("  ".join(f"{k}: {v:.1%}" for k, v in agreement.items()))
+results["play_neighbour_agreement"] = {**agreement, "majority": majority,
+                                       "occurrences": int(labelled.sum())}
 
 
 # %% [markdown]
-# Layer 0's score is just what ties give (`argmax` picks the first occurrence, whatever its
-# sense). A 2-D PCA of the labelled occurrences (and the anchor words) shows why: in layer 0
-# each word is a single point; in the top layer the occurrences of *play* spread out.
+# A 2-D PCA of the labelled occurrences (and the anchor words) shows the difference: in
+# layer 0 each word is a single point; in the top layer the occurrences of *play* spread out.
 
 # %%
 def pca_plot(layer, name):
@@ -329,7 +299,60 @@ pca_plot(0, "05_play_pca_layer0");
 pca_plot(config.n_layers, f"05_play_pca_layer{config.n_layers}");
 
 # %% [markdown]
-# ## 4. What does each layer know? A part-of-speech probe
+# ## 4. Lesson 01's ladder: *record*
+# Lesson 01 labelled the occurrences of *record* in WikiText-2 as "music business" or
+# "achievement" from their direct neighbours (`el.senses`), and found that a static vector can
+# only guess the majority sense while an average of the static vectors around the word
+# recovers the sense most of the time. Same occurrences, same classifier (a logistic regression,
+# cross-validated on the same folds), now on the biLM's vector of *record* in each layer. The
+# two words that gave the label are hidden from the biLM (replaced by `<unk>`), as lesson 01 kept
+# them out of its average: the biLM must infer the sense from the rest of the sentence.
+
+# %%
+wiki = el.data.load_wikitext2("train")[:RECORD_LINES]
+found = el.senses.labelled_occurrences(wiki)
+windows = [el.senses.hide_neighbours(wiki[line], position, window=RECORD_WINDOW)
+           for line, position, _ in found]
+record_senses = np.array([sense for _, _, sense in found])
+record_cache = el.cache.cache_layers(encoder, [tokens for tokens, _ in windows],
+                                     dtype="float32", verbose=0)
+record = np.stack([record_cache.sentence(k)[c] for k, (_, c) in enumerate(windows)])
+print(f"{len(found)} labelled occurrences:", dict(Counter(record_senses.tolist())))
+print("hidden:", " ".join(windows[0][0][max(0, windows[0][1] - 6):windows[0][1] + 7]))
+
+# %%
+folds = StratifiedKFold(n_splits=min(5, min(Counter(record_senses.tolist()).values())),
+                        shuffle=True, random_state=0)
+def sense_accuracy(features):
+    return float(cross_val_score(LogisticRegression(max_iter=1000), features, record_senses,
+                                 cv=folds).mean())
+
+ladder = {"static vector (majority)":
+          max(Counter(record_senses.tolist()).values()) / len(record_senses)}
+try:  # lesson 01's number, from its results file
+    ladder["context average (lesson 01)"] = el.results.load(
+        "01_why_context_matters")["record_sense_accuracy"]["context_average"]
+except (FileNotFoundError, KeyError):
+    print("(lesson 01's results file is not here: run lesson 01 to add its rung)")
+for j in range(n_layers):
+    ladder[f"biLM layer {j}"] = sense_accuracy(record[:, j])
+ladder["biLM average of layers"] = sense_accuracy(record.mean(axis=1))
+for name, value in ladder.items():
+    print(f"{name:28s} {value:6.1%}")
+results["record_ladder"] = {**ladder, "occurrences": len(found)}
+
+# %%
+fig = el.plotting.accuracy_chart(
+    list(ladder), [100 * v for v in ladder.values()], "05_record_ladder",
+    errors=[100 * el.plotting.binomial_error(v, len(found)) for v in ladder.values()],
+    chance=50.0, majority=100 * ladder["static vector (majority)"],
+    xlabel="representation of the occurrence of 'record'", ylabel="sense accuracy (%)",
+    title=f"'record': music business or achievement? ({len(found)} occurrences, 5-fold CV)")
+
+# %% [markdown]
+# READING_LADDER
+#
+# ## 5. What does each layer know? A part-of-speech probe
 # A *probe* is a deliberately simple classifier trained on frozen features: if a linear
 # model can read a property off a layer, the layer encodes it in an accessible form. Peters
 # et al. (sec. 5.3) probed their biLM with POS tagging and word-sense disambiguation and found
@@ -345,24 +368,16 @@ ud = {split: el.data.load_ud_ewt(split) for split in ("train", "dev", "test")}
 ud["train"] = tuple(part[:POS_TRAIN_SENTENCES] for part in ud["train"])
 for split in ("dev", "test"):
     ud[split] = tuple(part[:POS_EVAL_SENTENCES] for part in ud[split])
-for split, (tokens, _tags) in ud.items():
-    print(f"{split:5s} {len(tokens):5,} sentences {sum(map(len, tokens)):7,} tokens")
-print(list(zip(ud["train"][0][1], ud["train"][1][1])))
-
-# %%
 start = time.perf_counter()
-features, labels = {}, {}
-for split, (tokens, tags) in ud.items():
-    embedded = embed_layers(tokens)
-    features[split] = np.concatenate([e.transpose(1, 0, 2) for e in embedded])  # [N, L+1, 2P]
-    labels[split] = np.array([tag for sentence in tags for tag in sentence])
-seconds = time.perf_counter() - start
-print(f"cached {sum(len(v) for v in labels.values()):,} tokens in {seconds:.0f} s;",
-      f"{sum(f.nbytes for f in features.values()) / 2**20:,.0f} MiB")
-
-# %%
-assert all(len(features[s]) == len(labels[s]) for s in ud)
-assert features["train"].shape[1:] == (config.n_layers + 1, 2 * config.projection_dim)
+caches = {split: el.cache.cache_layers(encoder, tokens, verbose=0)
+          for split, (tokens, _) in ud.items()}
+features = {split: cache.values.astype(np.float32) for split, cache in caches.items()}
+labels = {split: np.array([tag for sentence in tags for tag in sentence])
+          for split, (_, tags) in ud.items()}
+for split, (tokens, _) in ud.items():
+    print(f"{split:5s} {len(tokens):5,} sentences {len(labels[split]):7,} tokens")
+print(f"cached in {time.perf_counter() - start:.0f} s;",
+      list(zip(ud["train"][0][1], ud["train"][1][1])))
 
 # %% [markdown]
 # A baseline without any biLM: tag each word with its most frequent tag in the probe's
@@ -378,7 +393,7 @@ for split in ("dev", "test"):
     guess = [by_word[w].most_common(1)[0][0] if w in by_word else fallback
              for s in ud[split][0] for w in s]
     accuracy["word majority"][split] = float(np.mean(np.array(guess) == labels[split]))
-print(accuracy)
+print({split: f"{value:.1%}" for split, value in accuracy["word majority"].items()})
 
 # %% [markdown]
 # The probe itself is a softmax regression (multinomial logistic regression) in Keras:
@@ -399,56 +414,96 @@ def probe(layer):
     model = keras.Sequential([keras.Input(x["train"].shape[1:]), normalize,
                               keras.layers.Dense(len(tag_names), activation="softmax")])
     model.compile(keras.optimizers.Adam(PROBE_LEARNING_RATE), "sparse_categorical_crossentropy")
-    start = time.perf_counter()
     model.fit(x["train"], tag_ids["train"], batch_size=256, epochs=PROBE_EPOCHS, verbose=0)
-    scores = {s: float(np.mean(np.argmax(model(x[s]), axis=-1) == tag_ids[s]))
-              for s in ("dev", "test")}
-    print(f"layer {layer}: dev {scores['dev']:.1%}, test {scores['test']:.1%} "
-          f"({time.perf_counter() - start:.0f} s)")
-    return scores
+    return {s: float(np.mean(np.argmax(model(x[s]), axis=-1) == tag_ids[s]))
+            for s in ("dev", "test")}
 
+for layer in [*range(n_layers), "average"]:
+    accuracy[f"layer {layer}" if layer != "average" else "average"] = probe(layer)
+    print(f"{list(accuracy)[-1]:8s} dev {accuracy[list(accuracy)[-1]]['dev']:.1%}, "
+          f"test {accuracy[list(accuracy)[-1]]['test']:.1%}")
+
+# %% [markdown]
+# ### A trainable mix instead of a fixed average
+# ELMo does not average its layers: the task learns $s_j$ and $\gamma$. The same linear probe on
+# a trainable `ScalarMix` of the three layers (each layer standardised first, as above)
+# learns which layers the POS task wants. `el.downstream.train_token_probe` trains it with early
+# stopping on dev:
 
 # %%
-for layer in [*range(config.n_layers + 1), "average"]:
-    accuracy[f"layer {layer}" if layer != "average" else "average"] = probe(layer)
+def sentence_tags(split):
+    return [np.array([tag_names.index(t) if t in tag_names else -1 for t in tags])
+            for tags in ud[split][1]]
+
+mix_probe, info = el.downstream.train_token_probe(
+    caches["train"], sentence_tags("train"), caches["dev"], sentence_tags("dev"),
+    len(tag_names), layer_norm=True, epochs=PROBE_EPOCHS, learning_rate=PROBE_LEARNING_RATE)
+accuracy["trainable mix"] = {
+    split: el.downstream.token_probe_accuracy(mix_probe, caches[split], sentence_tags(split))
+    for split in ("dev", "test")}
+print(f"trainable mix: dev {accuracy['trainable mix']['dev']:.1%}, "
+      f"test {accuracy['trainable mix']['test']:.1%}; weights softmax(s) = "
+      f"{np.round(info['mix_weights'], 3)}, gamma {info['gamma']:.2f}")
+results["pos_probe"] = {"accuracy": accuracy, "mix_weights": info["mix_weights"],
+                        "gamma": info["gamma"], "train_sentences": len(ud["train"][0]),
+                        "test_tokens": len(labels["test"])}
 
 # %%
 names = list(accuracy)
-el.plotting.bar_chart(
-    names, [[100 * accuracy[n][s] for n in names] for s in ("dev", "test")],
-    "05_pos_probe", series=["dev", "test"], xlabel="features", value_format="{:.1f}",
-    ylabel="UPOS accuracy (%)", title="Linear POS probe on UD English-EWT");
+fig = el.plotting.accuracy_chart(
+    names, [[100 * accuracy[n][s] for n in names] for s in ("dev", "test")], "05_pos_probe",
+    errors=[[100 * el.plotting.binomial_error(accuracy[n][s], len(labels[s])) for n in names]
+            for s in ("dev", "test")],
+    majority=100 * Counter(labels["test"]).most_common(1)[0][1] / len(labels["test"]),
+    series=["dev", "test"], xlabel="features of the linear probe",
+    ylabel="UPOS accuracy (%)", title="Linear POS probe on UD English-EWT")
+
+# %% [markdown]
+# READING_PROBE
+#
+# The mix the POS probe learned, beside the one lesson 06 learns for sentiment (read from its
+# results file, if lesson 06 has run):
 
 # %%
-assert all(0.0 <= accuracy[n][s] <= 1.0 for n in names for s in ("dev", "test"))
-best = max(names[1:], key=lambda n: accuracy[n]["dev"])
-print(f"best on dev: {best} (test {accuracy[best]['test']:.1%})")
+mixes = {"POS tags (UD-EWT, this lesson)": info["mix_weights"]}
+try:
+    mixes["sentiment (SST-2, lesson 06)"] = el.results.load("06_sentiment")["mix_weights"]
+except (FileNotFoundError, KeyError):
+    print("(lesson 06's results file is not here: run lesson 06 to add its mix)")
+fig = el.plotting.layer_weights(
+    mixes, "05_mix_weights", layer_names=["layer 0 (char CNN)", "layer 1 (LSTM)",
+                                          "layer 2 (LSTM)"],
+    title="What each task takes from each layer: softmax(s) of a trainable scalar mix")
 
 # %% [markdown]
-# **Reading the probe (full run).** A softmax-regression probe per layer, trained on 2,500 UD-EWT sentences: layer 1 (the first LSTM) is the best single layer with 88.9% test accuracy, against 83.6% for the context-free layer 0 and 88.4% for layer 2 (on dev, layers 1 and 2 tie at 89.0%); the average of the three is best on dev (89.5%) and gets 89.1% on test; always predicting a word's most frequent training tag gives 81.3%. The paper's finding, that the lower biLM layer carries more syntax than the top one, shows up on our small CPU biLM too, by a small margin. The sense test on "play" points the other way, as in the paper: nearest-neighbour sense agreement is 81.4% in layer 2 against 68.1% for always guessing the most common sense (layer 0: 45.6%, layer 1: 67.6%), with a crude heuristic labelling and 204 occurrences.
-
-# %% [markdown]
+# READING_MIX
+#
 # ## Summary
 # - ELMo's vectors are a learned mix of the biLM's layers, $\gamma \sum_j s_j \mathbf{h}_j$:
 #   four numbers for a 2-layer biLM, trained with the task; `el.layers.ScalarMix` and
 #   `el.elmo.ELMo` compute exactly that.
-# - Layer 0 is a static embedding: every *play* gets the same vector, so it cannot separate
-#   senses. The LSTM layers give every occurrence its own vector, and nearest neighbours in
-#   the top layer tend to share the query's sense.
-# - Linear probes show what is easy to read off each layer; on our small WikiText-2 biLM the
-#   ranking of layers for POS is printed above: compare it with the paper's, not assume it.
-# - Everything downstream runs on *cached* layer activations: the biLM runs once per sentence.
+# - Layer 0 is a static embedding: every *play* and every *record* gets the same vector, so it
+#   cannot separate senses. The LSTM layers give every occurrence its own vector; how well that
+#   separates senses is measured above (neighbour agreement, lesson 01's ladder), not assumed.
+# - Linear probes show what is easy to read off each layer; a trainable mix shows which layers a
+#   task prefers. Compare the ranking with the paper's rather than assume it.
+# - Everything downstream runs on *cached* layer activations (`el.cache.cache_layers`): the biLM
+#   runs once per sentence.
 #
 # ## Exercises
-# 1. Change `TARGET` to *record* or *match* (and pick new `ANCHORS`); which senses separate?
+# 1. Change `TARGET` to *match* (and pick new `ANCHORS`); which senses separate, in which layer?
 # 2. Query with a sentence where *play* is ambiguous ("They watched the play .") and read its
 #    neighbours in each layer.
 # 3. Probe only the forward half (`[:, :, :P]`) and only the backward half of each LSTM
 #    layer: which direction knows more about the current word's tag?
 # 4. Give the probe a hidden layer (a 2-layer MLP). Does the ranking of layers change?
 #    What does that say about probes?
-# 5. (Open) Probe for something semantic instead: e.g. whether the word is part of a named
-#    entity, using UD-EWT's `PROPN` tags and capitalisation. Which layer wins now?
+# 5. (Open) In section 4, hide more than the direct neighbours (`radius=3`). How fast does each
+#    layer's sense accuracy fall, and what does that say about how far context reaches?
 #
-# **Next:** [06 · Sentiment with a scalar mix](06_sentiment_scalar_mix.ipynb): train the four
-# mixing weights with a classifier on SST-2.
+# **Next:** [06 · Sentiment with a scalar mix](06_sentiment_scalar_mix.ipynb): ELMo added to a
+# task model on SST-2, the way the paper measures it.
+
+# %%
+results.save()
+print(el.results.measured_on(results.lesson))
