@@ -92,7 +92,7 @@ print(f"biLM: {config.n_layers} LSTM layers, P={config.projection_dim}, H={confi
 # 1), trained with the downstream task while the biLM stays frozen. In a picture:
 
 # %%
-fig = el.diagrams.scalar_mix_diagram(config.n_layers + 1, "05_scalar_mix")
+fig = el.plotting.scalar_mix_diagram(config.n_layers + 1, "05_scalar_mix")
 
 # %%
 sentence = ["The", "play", "opened", "on", "Broadway", "."]
