@@ -17,6 +17,9 @@ only when a lesson reaches for it:
 - ``el.corpus``   sharded corpora streamed with tf.data, streaming vocabulary
 - ``el.presets``  pretrained biLMs by name (``from_preset``), the repository's URL
 - ``el.results``  each lesson's key numbers as JSON in ``results/``
+- ``el.cache``    the frozen biLM's layers for every token, computed once (``cache_layers``)
+- ``el.downstream`` a task model with and without ELMo; a token probe on a trainable mix
+- ``el.adapt``    domain adaptation: continue training a biLM on a task's unlabelled text
 """
 
 import importlib
@@ -39,6 +42,9 @@ _SUBMODULES = (
     "corpus",
     "presets",
     "results",
+    "cache",
+    "downstream",
+    "adapt",
 )
 
 
