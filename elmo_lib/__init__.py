@@ -20,6 +20,9 @@ only when a lesson reaches for it:
 - ``el.runs``     ``load_or_train``: one marker file decides; progress for long training
 - ``el.results``  each lesson's key numbers as JSON in ``results/``
 - ``el.senses``   the senses of *record* in WikiText-2, by a transparent heuristic (lessons 01, 05)
+- ``el.cache``    the frozen biLM's layers for every token, computed once (``cache_layers``)
+- ``el.downstream`` a task model with and without ELMo; a token probe on a trainable mix
+- ``el.adapt``    domain adaptation: continue training a biLM on a task's unlabelled text
 """
 
 import importlib
@@ -45,6 +48,9 @@ _SUBMODULES = (
     "runs",
     "results",
     "senses",
+    "cache",
+    "downstream",
+    "adapt",
 )
 
 

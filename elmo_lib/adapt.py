@@ -1,0 +1,153 @@
+"""Domain adaptation: continue training a trained biLM on a task's own unlabelled text.
+
+Peters et al. 2018 (sec. 3.4, appendix A.1) fine-tune the biLM on the task's training text, without
+labels, for about an epoch, then freeze it for the task: the biLM's perplexity on the task's text
+drops, and downstream accuracy often improves.
+
+- :func:`output_vocabulary`  the rule for target words outside the biLM's output vocabulary
+- :func:`oov_rate`           how many target tokens that rule touches
+- :func:`perplexity`         full-softmax perplexity of a trainer on new text, with that rule
+- :func:`adapt_bilm`         a fine-tuned copy of a trainer (the original is left untouched)
+
+**Words outside the output vocabulary.** The input side has no such words: the char CNN reads every
+token from its spelling. The output side is a softmax with one row per vocabulary word, fixed when
+the biLM was trained, so it cannot predict a word it lacks. Such a target counts as the vocabulary's
+rare-word token: ``<unk>`` if the vocabulary has it (WikiText-2 replaced its rare words by ``<unk>``,
+so the biLM learned to predict ``<unk>`` where a rare word goes), else ``<UNK>``. The same rule is
+used for training and for perplexity, so perplexities before and after adaptation are comparable;
+report :func:`oov_rate` beside them (a text full of ``<unk>`` targets is easier to predict). The
+vocabulary is not grown: new rows would start untrained and the shipped softmax would change shape.
+
+Introduced in lesson 06.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+
+from elmo_lib import data, text, train
+from elmo_lib.bilm import BiLMTrainer
+
+RARE_WORD_TOKEN = "<unk>"  # WikiText-2's stand-in for the rare words it removed
+
+
+class _TargetVocabulary(text.Vocabulary):
+    """A vocabulary whose unknown words encode as ``unknown_token`` (see the module docstring)."""
+
+    def __init__(self, tokens, unknown_token: str):
+        super().__init__(tokens)
+        self.unknown_token = unknown_token
+        self._unknown_id = self._index[unknown_token]
+
+    @property
+    def unk_id(self) -> int:
+        return self._unknown_id
+
+
+def output_vocabulary(vocab: text.Vocabulary, unknown_token: str | None = None) -> text.Vocabulary:
+    """``vocab`` with the module's rule for words it lacks: they encode as ``unknown_token``.
+
+    Args:
+        vocab: the biLM's output vocabulary.
+        unknown_token: the token unknown words count as; default ``"<unk>"`` if ``vocab`` has it,
+            else ``"<UNK>"``.
+
+    Raises:
+        ValueError: ``unknown_token`` is not in ``vocab``.
+    """
+    if unknown_token is None:
+        unknown_token = RARE_WORD_TOKEN if RARE_WORD_TOKEN in vocab else text.UNK_TOKEN
+    if unknown_token not in vocab:
+        raise ValueError(f"`unknown_token` must be in the vocabulary, received {unknown_token!r}")
+    return _TargetVocabulary(vocab.tokens, unknown_token)
+
+
+def oov_rate(sentences: Sequence[Sequence[str]], vocab: text.Vocabulary) -> float:
+    """Fraction of the tokens of ``sentences`` that ``vocab`` does not contain."""
+    tokens = [token for sentence in sentences for token in sentence]
+    return float(np.mean([token not in vocab for token in tokens])) if tokens else 0.0
+
+
+def perplexity(trainer: BiLMTrainer, vocab: text.Vocabulary, sentences: Sequence[Sequence[str]], *,
+               unknown_token: str | None = None, verbose: int = 0) -> dict:
+    """Full-softmax perplexity of ``trainer`` on ``sentences``, words outside ``vocab`` counted
+    as ``unknown_token`` (:func:`output_vocabulary`); adds ``"oov_rate"`` to the dict of
+    :func:`elmo_lib.train.evaluate_perplexity`."""
+    result = train.evaluate_perplexity(trainer, list(sentences), vocab=output_vocabulary(
+        vocab, unknown_token), verbose=verbose)
+    return {**result, "oov_rate": oov_rate(sentences, vocab)}
+
+
+def adapt_bilm(trainer: BiLMTrainer, vocab: text.Vocabulary, sentences: Sequence[Sequence[str]], *,
+               epochs: int = 1, learning_rate: float = 1e-3, batch_size: int | None = None,
+               unroll_steps: int | None = None, seed: int = 0, unknown_token: str | None = None,
+               jit_compile: bool = True, verbose: int | str = "auto",
+               callbacks: Sequence[keras.callbacks.Callback] = ()) -> tuple[BiLMTrainer, dict]:
+    """A copy of ``trainer`` fine-tuned on ``sentences`` as a language model (no labels).
+
+    The copy starts from ``trainer``'s weights (encoder and softmax) and trains all of them with the
+    biLM's own loss (sampled softmax, both directions) and a fresh Adam at ``learning_rate``
+    (lower than pre-training's: the aim is to shift the model towards the new text, not to
+    retrain it). ``trainer`` itself is not changed and nothing is written to disk.
+
+    Args:
+        trainer: a trained :class:`BiLMTrainer` (e.g. ``BiLMTrainer.from_preset(...)``).
+        vocab: its output vocabulary (``len(vocab) == trainer.config.vocab_size``).
+        sentences: the task's unlabelled training text, tokenized as the biLM expects. Never the
+            dev or test text.
+        epochs: passes over ``sentences`` (the paper used about one).
+        learning_rate: Adam's learning rate, constant.
+        batch_size, unroll_steps: windows per step and tokens per window (default: the trainer's).
+        seed: weights copy is exact; this seeds dropout, candidate sampling and window order.
+        unknown_token: the rule for target words outside ``vocab`` (:func:`output_vocabulary`).
+        jit_compile: XLA-compile the training step.
+        verbose: ``fit`` verbosity.
+        callbacks: extra Keras callbacks.
+
+    Returns:
+        ``(adapted, info)``: the fine-tuned trainer and ``{"history": {metric: [per epoch]},
+        "steps": steps per epoch, "tokens": tokens per epoch, "seconds": wall time}``.
+
+    Example:
+        >>> trainer = BiLMTrainer.from_preset("wikitext2_cpu")
+        >>> vocab = presets.load_vocabulary("wikitext2_cpu")
+        >>> adapted, info = adapt_bilm(trainer, vocab, task_sentences, epochs=2)
+    """
+    if len(vocab) != trainer.config.vocab_size:
+        raise ValueError(f"the vocabulary has {len(vocab)} tokens but the trainer's "
+                         f"config.vocab_size is {trainer.config.vocab_size}")
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"`epochs` must be a positive integer, received epochs={epochs!r}")
+    if not learning_rate > 0:
+        raise ValueError(f"`learning_rate` must be positive, received learning_rate={learning_rate!r}")
+    sentences = [list(s) for s in sentences if len(s)]
+    config = dataclasses.replace(trainer.config, learning_rate=float(learning_rate),
+                                 batch_size=batch_size or trainer.config.batch_size,
+                                 unroll_steps=unroll_steps or trainer.config.unroll_steps,
+                                 stateful=False)
+    keras.utils.set_random_seed(seed)
+    adapted = train.build_trainer(config, seed=seed, jit_compile=jit_compile)
+    adapted.set_weights(trainer.get_weights())
+    targets = output_vocabulary(vocab, unknown_token)
+    steps = data.lm_steps_per_epoch(sentences, config.batch_size, config.unroll_steps,
+                                    drop_remainder=True)
+    if steps < 1:
+        raise ValueError(f"{sum(len(s) for s in sentences)} tokens make no full batch of "
+                         f"{config.batch_size} x {config.unroll_steps}: lower batch_size")
+    dataset = data.lm_dataset(sentences, targets, config.batch_size, config.unroll_steps,
+                              shuffle=True, seed=seed, repeat=True, drop_remainder=True,
+                              max_characters_per_token=config.max_characters_per_token,
+                              include_char_ids=config.token_input == "chars",
+                              include_token_ids=config.token_input == "words")
+    start = time.perf_counter()
+    history = adapted.fit(dataset, epochs=epochs, steps_per_epoch=steps, verbose=verbose,
+                          callbacks=list(callbacks), shuffle=False)
+    info = {"history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+            "steps": steps, "tokens": steps * config.batch_size * config.unroll_steps,
+            "seconds": time.perf_counter() - start}
+    return adapted, info

@@ -1,0 +1,107 @@
+"""Run a frozen biLM once and keep every layer of every token: the cache a task model reads.
+
+- :func:`cache_layers`  the biLM over tokenized sentences -> :class:`LayerCache`
+- :class:`LayerCache`   ``[tokens, L + 1, 2P]`` activations (float16 by default) + sentence offsets
+
+A frozen biLM gives a sentence the same vectors at every epoch, so computing them once saves almost
+all of a task model's training time; storing them without padding keeps the memory at
+``tokens x (L + 1) x 2P`` values (SST-2's 9,613 sentences: ~190k tokens, ~290 MB in float16 for a
+256-wide biLM). Introduced in lesson 06; lesson 05's probe reads the same cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from elmo_lib import bilm, elmo, text
+
+
+@dataclass
+class LayerCache:
+    """Every biLM layer of every token of a list of sentences, stored without padding.
+
+    ``values[offsets[i]:offsets[i + 1]]`` is sentence ``i``: ``[tokens, L + 1, 2P]`` (layer 0 is the
+    token embedding duplicated, ``[x; x]``, as in :class:`elmo_lib.elmo.ELMo`).
+    """
+
+    values: np.ndarray  # [total tokens, L + 1, 2P], float16 by default
+    offsets: np.ndarray  # [sentences + 1] int64, offsets[0] = 0
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @property
+    def n_layers(self) -> int:
+        return self.values.shape[1]
+
+    @property
+    def dim(self) -> int:
+        return self.values.shape[2]
+
+    def sentence(self, index: int) -> np.ndarray:
+        return self.values[self.offsets[index]:self.offsets[index + 1]]
+
+    def subset(self, indices: Sequence[int]) -> LayerCache:
+        """The sentences ``indices``, in that order (a copy)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        lengths = self.lengths[indices]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        rows = np.concatenate([np.arange(self.offsets[i], self.offsets[i + 1]) for i in indices]
+                              ) if len(indices) else np.zeros(0, np.int64)
+        return LayerCache(self.values[rows], offsets)
+
+    def padded(self, indices: Sequence[int], time_steps: int | None = None) -> np.ndarray:
+        """``[len(indices), T, L + 1, 2P]`` zero-padded at the end of each sentence."""
+        lengths = self.lengths[np.asarray(indices)]
+        time_steps = int(lengths.max(initial=1)) if time_steps is None else time_steps
+        out = np.zeros((len(lengths), time_steps, self.n_layers, self.dim), self.values.dtype)
+        for b, i in enumerate(indices):
+            out[b, :lengths[b]] = self.sentence(i)[:time_steps]
+        return out
+
+
+def cache_layers(encoder, sentences: Sequence[Sequence[str]], *, batch_size: int = 128,
+                 max_tokens_per_batch: int = 4096, dtype: str = "float16",
+                 verbose: int = 1) -> LayerCache:
+    """Run a frozen biLM once over tokenized sentences and keep every layer of every token.
+
+    The char CNN runs once per distinct token (the table of :func:`elmo_lib.elmo.embed_file`), the
+    LSTMs over batches of sentences of similar length. The result equals
+    ``BiLMEncoder(char_ids)`` on each sentence (layer 0 duplicated), rounded to ``dtype``.
+
+    Args:
+        encoder: a ``BiLMEncoder`` (or a model holding one, e.g. from ``build_encoder``).
+        sentences: lists of tokens (an empty sentence gets no rows).
+        batch_size, max_tokens_per_batch: sentences and padded tokens per biLM call.
+        dtype: storage type (float16 halves the memory; the task model computes in float32).
+        verbose: 1 shows a progress bar.
+
+    Returns:
+        a :class:`LayerCache`.
+    """
+    encoder = bilm.encoder_layer(encoder)
+    sentences = [list(s) for s in sentences]
+    for index, sentence in enumerate(sentences):
+        text._check_sentence(sentence, index)
+    lengths = np.array([len(s) for s in sentences], np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    c = encoder.config
+    values = np.zeros((int(offsets[-1]), c.n_layers + 1, 2 * c.projection_dim), dtype)
+    table = elmo._TokenTable(encoder, sentences)
+    order = [i for i in np.argsort(lengths, kind="stable") if lengths[i]]
+    bar = keras.utils.Progbar(len(order), unit_name="sentence") if verbose else None
+    for batch in elmo._length_batches(order, lengths, batch_size, max_tokens_per_batch):
+        layers = table([sentences[i] for i in batch])  # [L + 1, B, T, 2P]
+        for b, i in enumerate(batch):
+            values[offsets[i]:offsets[i + 1]] = np.moveaxis(layers[:, b, :lengths[i]], 0, 1)
+        if bar is not None:
+            bar.add(len(batch))
+    return LayerCache(values, offsets)

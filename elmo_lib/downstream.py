@@ -1,0 +1,422 @@
+"""ELMo for a downstream task, as the paper uses it: a task model with and without ELMo.
+
+- :class:`TaskConfig`         sizes and training settings of the task model
+- :func:`build_task_model`    baseline: word embeddings -> BiLSTM -> masked max pool -> softmax;
+  with ``use_elmo`` the same model with each token's ELMo vector (trainable ``ScalarMix`` with
+  gamma, dropout) concatenated to its word embedding (Peters et al. 2018, sec. 3.3)
+- :func:`train_classifier`    fit one seed with early stopping on dev accuracy
+- :func:`train_token_probe`   a token-level classifier (e.g. POS tags) on a trainable ``ScalarMix``
+- :func:`mix_weights`         a trained model's ``softmax(s)`` and ``gamma``
+
+The biLM never runs inside the task model: its layers are cached once
+(:func:`elmo_lib.cache.cache_layers`) and fed
+to every seed and every training-set size. Introduced in lesson 06; lesson 05 uses the probe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from elmo_lib.cache import LayerCache
+from elmo_lib.layers import ScalarMix
+
+PAD_ID, OOV_ID = 0, 1  # task word ids: 0 is padding (the mask), 1 every word the task never saw
+
+
+# ----------------------------------------------------------------------------------------------
+# Task vocabulary and batches
+# ----------------------------------------------------------------------------------------------
+def task_vocabulary(sentences: Sequence[Sequence[str]], min_count: int = 1) -> dict[str, int]:
+    """Word -> id for the task model's own embedding table: ids from 2 by descending count (ties
+    alphabetical); 0 is padding and 1 (:data:`OOV_ID`) every word seen fewer than ``min_count``
+    times in ``sentences`` (the training set only: dev/test words it lacks are OOV)."""
+    counts: dict[str, int] = {}
+    for sentence in sentences:
+        for word in sentence:
+            counts[word] = counts.get(word, 0) + 1
+    kept = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w))
+    return {word: i + 2 for i, word in enumerate(kept)}
+
+
+def encode_words(sentences: Sequence[Sequence[str]], vocabulary: dict[str, int]) -> list[np.ndarray]:
+    """Each sentence as an int32 array of task word ids (unknown words -> :data:`OOV_ID`)."""
+    return [np.array([vocabulary.get(w, OOV_ID) for w in s], np.int32) for s in sentences]
+
+
+@dataclass
+class TaskData:
+    """One split of a task: word ids per sentence, labels, and optionally the biLM's layers.
+
+    ``labels``: one int per sentence (sentence classification) or one int array per sentence
+    (token tagging). ``cache`` is needed by models that read ELMo.
+    """
+
+    word_ids: list[np.ndarray]
+    labels: np.ndarray | list[np.ndarray]
+    cache: LayerCache | None = None
+
+    def __post_init__(self):
+        if len(self.word_ids) != len(self.labels):
+            raise ValueError(f"TaskData: {len(self.word_ids)} sentences but {len(self.labels)} labels")
+        if self.cache is not None and not np.array_equal(
+                self.cache.lengths, [len(w) for w in self.word_ids]):
+            raise ValueError("TaskData: the cache's sentence lengths differ from the word ids'")
+
+    def __len__(self) -> int:
+        return len(self.word_ids)
+
+    def subset(self, indices: Sequence[int]) -> TaskData:
+        indices = np.asarray(indices, dtype=np.int64)
+        labels = (self.labels[indices] if isinstance(self.labels, np.ndarray)
+                  else [self.labels[i] for i in indices])
+        return TaskData([self.word_ids[i] for i in indices], labels,
+                        None if self.cache is None else self.cache.subset(indices))
+
+
+def _batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None):
+    """Index batches of similar length: shuffled pools of 32 batches sorted by length (training),
+    or everything sorted by length (evaluation)."""
+    if rng is None:
+        order = np.argsort(lengths, kind="stable")
+        return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    order = rng.permutation(len(lengths))
+    pool = 32 * batch_size
+    batches = []
+    for start in range(0, len(order), pool):
+        chunk = order[start:start + pool]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def task_dataset(data: TaskData, batch_size: int, *, use_elmo: bool, shuffle_seed: int | None = None,
+                 token_level: bool = False) -> tuple[tf.data.Dataset, np.ndarray]:
+    """A ``tf.data`` pipeline of padded batches ``({"word_ids", ["elmo"]}, labels[, weights])``.
+
+    With ``shuffle_seed`` the dataset is endless and reshuffled at every pass (one generator state
+    per dataset; a pass is ``ceil(len(data) / batch_size)`` batches); without it it is one pass in
+    a fixed, length-sorted order, returned as the second value (the row of ``data`` behind each
+    prediction). ``token_level``: labels are per token, padded with
+    0, and a third element weights real tokens 1 and padding 0.
+    """
+    if use_elmo and data.cache is None:
+        raise ValueError("use_elmo=True needs TaskData.cache (from cache_layers)")
+    lengths = np.array([len(w) for w in data.word_ids])
+    rng = np.random.default_rng(shuffle_seed) if shuffle_seed is not None else None
+    fixed = None if rng is not None else _batches(lengths, batch_size, None)
+
+    def generate():
+        for batch in fixed if fixed is not None else _batches(lengths, batch_size, rng):
+            time_steps = max(int(lengths[batch].max()), 1)
+            ids = np.zeros((len(batch), time_steps), np.int32)
+            for b, i in enumerate(batch):
+                ids[b, :lengths[i]] = data.word_ids[i]
+            x = {"word_ids": ids}
+            if use_elmo:
+                x["elmo"] = data.cache.padded(batch, time_steps)
+            if token_level:
+                y = np.zeros_like(ids)
+                for b, i in enumerate(batch):
+                    y[b, :lengths[i]] = data.labels[i]
+                yield x, y, (ids > 0).astype(np.float32)
+            else:
+                yield x, np.asarray(data.labels)[batch].astype(np.int32)
+
+    x_spec = {"word_ids": tf.TensorSpec((None, None), tf.int32)}
+    if use_elmo:
+        x_spec["elmo"] = tf.TensorSpec((None, None, data.cache.n_layers, data.cache.dim),
+                                       tf.as_dtype(data.cache.values.dtype))
+    if token_level:
+        spec = (x_spec, tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None), tf.float32))
+    else:
+        spec = (x_spec, tf.TensorSpec((None,), tf.int32))
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=spec)
+    if rng is not None:
+        dataset = dataset.repeat()  # endless: fit with steps_per_epoch = ceil(N / batch_size)
+    else:  # one pass of known length (Keras then knows when validation ends)
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(fixed)))
+    dataset = dataset.prefetch(2)
+    order = np.concatenate(fixed) if fixed is not None else np.zeros(0, np.int64)
+    return dataset, order
+
+
+# ----------------------------------------------------------------------------------------------
+# Task models
+# ----------------------------------------------------------------------------------------------
+@keras.saving.register_keras_serializable(package="elmo_lib")
+class MaskedMaxPooling1D(keras.layers.Layer):
+    """Max over the time steps the mask keeps: ``[batch, time, dim]`` -> ``[batch, dim]``.
+
+    Padding never wins the max (Keras' ``GlobalMaxPooling1D`` ignores the mask); a sentence with no
+    kept step gives zeros.
+
+    Call arguments:
+        inputs: ``[batch, time, dim]``.
+        mask: optional bool ``[batch, time]`` (True = a real token), usually propagated by Keras.
+
+    Example:
+        >>> pooled = MaskedMaxPooling1D()(keras.ops.ones((2, 5, 3)))  # [2, 3]
+
+    Introduced in lesson 06 (the task model's pooling).
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return ops.max(inputs, axis=1)
+        keep = ops.cast(mask, "bool")[..., None]
+        lowest = ops.cast(-3.0e38 if inputs.dtype == "float32" else -6.0e4, inputs.dtype)
+        pooled = ops.max(ops.where(keep, inputs, lowest), axis=1)
+        return ops.where(ops.any(keep, axis=1), pooled, ops.zeros_like(pooled))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+
+@keras.saving.register_keras_serializable(package="elmo_lib")
+class TokenMask(keras.layers.Layer):
+    """``ids != 0``: the bool ``[batch, time]`` mask of padded word ids (0 = padding).
+
+    Example:
+        >>> TokenMask()(keras.ops.convert_to_tensor([[5, 2, 0]]))  # [[True, True, False]]
+    """
+
+    def call(self, inputs):
+        return ops.not_equal(inputs, 0)
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(inputs.shape, dtype="bool")
+
+
+@dataclass
+class TaskConfig:
+    """Sizes and training of the task model (baseline and ELMo + baseline share every field)."""
+
+    # the task's own word vectors (random init, trained with the task): the baseline's input.
+    embedding_dim: int = 100
+    # BiLSTM units per direction over [word vector; ELMo vector].
+    lstm_units: int = 64
+    # dropout on the word vectors and on the pooled sentence vector.
+    dropout: float = 0.3
+    # dropout on the mixed ELMo vector ("a moderate amount of dropout", paper sec. 3.3).
+    elmo_dropout: float = 0.5
+    # normalise each biLM layer (per sentence) before mixing: puts ELMo on the scale of the
+    # word vectors, so Adam trains both at one learning rate.
+    layer_norm: bool = True
+    # L2 on the mix's layer weights s (paper sec. 3.3: lambda ||w||^2); 0 = off.
+    mix_l2: float = 0.0
+    # output classes (a softmax; 2 for SST-2).
+    n_classes: int = 2
+    learning_rate: float = 1e-3
+    batch_size: int = 32
+    # at most this many passes over the training set; early stopping on dev accuracy.
+    epochs: int = 20
+    patience: int = 4
+    # words seen fewer times in the training set share the OOV vector.
+    min_count: int = 1
+
+    def __post_init__(self):
+        for name in ("embedding_dim", "lstm_units", "n_classes", "batch_size", "epochs",
+                     "patience", "min_count"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"`{name}` must be a positive integer, received {name}={value!r}")
+        for name in ("dropout", "elmo_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"`{name}` must be in [0, 1), received {name}={getattr(self, name)!r}")
+
+    def replace(self, **changes) -> TaskConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def build_task_model(config: TaskConfig, vocab_size: int,
+                     elmo_shape: tuple[int, int] | None = None) -> keras.Model:
+    """The task model, compiled: word vectors [+ ELMo] -> BiLSTM -> masked max pool -> softmax.
+
+    Args:
+        config: a :class:`TaskConfig`.
+        vocab_size: rows of the word-embedding table (the largest task word id + 1).
+        elmo_shape: ``(L + 1, 2P)`` of the cached biLM layers to add ELMo (inputs ``"elmo"``
+            ``[batch, time, L + 1, 2P]``); ``None`` builds the baseline.
+
+    Returns:
+        a compiled ``keras.Model`` with inputs ``{"word_ids"[, "elmo"]}`` and class probabilities.
+        ELMo's ``ScalarMix`` is the layer named ``"scalar_mix"``.
+    """
+    word_ids = keras.Input((None,), dtype="int32", name="word_ids")
+    inputs = {"word_ids": word_ids}
+    words = keras.layers.Embedding(vocab_size, config.embedding_dim, mask_zero=True,
+                                   name="word_embedding")(word_ids)
+    h = keras.layers.Dropout(config.dropout, name="word_dropout")(words)
+    if elmo_shape is not None:
+        n_layers, dim = elmo_shape
+        inputs["elmo"] = keras.Input((None, n_layers, dim), name="elmo")
+        mask = TokenMask(name="token_mask")(word_ids)
+        layers = keras.layers.Permute((2, 1, 3), name="layers_first")(inputs["elmo"])
+        mix = ScalarMix(n_layers, layer_norm=config.layer_norm, l2_coefficient=config.mix_l2,
+                        name="scalar_mix")
+        mixed = mix(layers, mask=mask)
+        mixed = keras.layers.Dropout(config.elmo_dropout, name="elmo_dropout")(mixed)
+        h = keras.layers.Concatenate(name="word_and_elmo")([h, mixed])
+    h = keras.layers.Bidirectional(keras.layers.LSTM(config.lstm_units, return_sequences=True),
+                                   name="bilstm")(h)
+    h = MaskedMaxPooling1D(name="max_pool")(h)
+    h = keras.layers.Dropout(config.dropout, name="pooled_dropout")(h)
+    outputs = keras.layers.Dense(config.n_classes, activation="softmax", name="classes")(h)
+    model = keras.Model(inputs, outputs, name="elmo_task_model" if elmo_shape else "task_model")
+    model.compile(keras.optimizers.Adam(config.learning_rate), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def predict_proba(model: keras.Model, data: TaskData, *, batch_size: int = 128) -> np.ndarray:
+    """Class probabilities ``[sentences, classes]`` in the order of ``data``."""
+    use_elmo = "elmo" in model.input
+    dataset, order = task_dataset(data, batch_size, use_elmo=use_elmo)
+    probabilities = np.concatenate([np.asarray(model(x, training=False)) for x, _ in dataset])
+    out = np.empty_like(probabilities)
+    out[order] = probabilities
+    return out
+
+
+def accuracy(model: keras.Model, data: TaskData) -> float:
+    """Fraction of sentences whose most probable class is the label."""
+    return float(np.mean(predict_proba(model, data).argmax(-1) == np.asarray(data.labels)))
+
+
+def train_classifier(config: TaskConfig, train: TaskData, dev: TaskData, *, use_elmo: bool,
+                     seed: int = 0, vocab_size: int | None = None,
+                     verbose: int = 0) -> tuple[keras.Model, dict]:
+    """Train one task model (baseline, or ELMo + baseline) with early stopping on dev accuracy.
+
+    Training stops when dev accuracy has not improved for ``config.patience`` epochs and keeps the
+    best epoch's weights: dev selects, test is never seen here.
+
+    Args:
+        config: the :class:`TaskConfig`.
+        train, dev: :class:`TaskData` (with ``cache`` when ``use_elmo``).
+        use_elmo: concatenate ELMo (trainable scalar mix over the cached layers) to the word vectors.
+        seed: weights, dropout and batch order.
+        vocab_size: word-embedding rows (default: the largest id in ``train`` + 1).
+        verbose: ``fit`` verbosity.
+
+    Returns:
+        ``(model, info)``; ``info``: ``dev_accuracy`` (best epoch), ``epochs`` (run),
+        ``best_epoch`` (1-based), ``seconds``, ``history`` (per-epoch lists).
+    """
+    keras.utils.set_random_seed(seed)
+    if vocab_size is None:
+        vocab_size = max((int(w.max()) for w in train.word_ids if len(w)), default=OOV_ID) + 1
+    elmo_shape = (train.cache.n_layers, train.cache.dim) if use_elmo else None
+    model = build_task_model(config, vocab_size, elmo_shape)
+    train_ds, _ = task_dataset(train, config.batch_size, use_elmo=use_elmo, shuffle_seed=seed)
+    dev_ds, _ = task_dataset(dev, 128, use_elmo=use_elmo)
+    stop = keras.callbacks.EarlyStopping("val_accuracy", patience=config.patience, mode="max",
+                                         restore_best_weights=True)
+    start = time.perf_counter()
+    steps = -(-len(train) // config.batch_size)
+    history = model.fit(train_ds, validation_data=dev_ds, epochs=config.epochs,
+                        steps_per_epoch=steps, callbacks=[stop], verbose=verbose, shuffle=False)
+    scores = history.history["val_accuracy"]
+    info = {"dev_accuracy": float(max(scores)), "epochs": len(scores),
+            "best_epoch": int(np.argmax(scores)) + 1, "seconds": time.perf_counter() - start,
+            "history": {k: [float(v) for v in vs] for k, vs in history.history.items()}}
+    return model, info
+
+
+def mix_weights(model: keras.Model, name: str = "scalar_mix") -> tuple[np.ndarray, float]:
+    """``(softmax(s), gamma)`` of the model's ``ScalarMix`` named ``name``."""
+    mix = model.get_layer(name)
+    s = np.asarray(keras.ops.convert_to_numpy(mix.scalar_parameters), np.float64)
+    weights = np.exp(s - s.max())
+    return weights / weights.sum(), float(keras.ops.convert_to_numpy(mix.gamma))
+
+
+# ----------------------------------------------------------------------------------------------
+# A token-level probe on a trainable scalar mix (lesson 05's POS tags)
+# ----------------------------------------------------------------------------------------------
+def build_token_probe(n_layers: int, dim: int, n_classes: int, *, layer_norm: bool = False,
+                      l2_coefficient: float = 0.0, learning_rate: float = 1e-2) -> keras.Model:
+    """``softmax(Dense(ScalarMix(layers)))`` per token: a linear probe on a trainable mix, compiled
+    with a loss and accuracy over real tokens only (inputs ``{"word_ids", "elmo"}``; the word ids
+    only mark padding)."""
+    word_ids = keras.Input((None,), dtype="int32", name="word_ids")
+    elmo = keras.Input((None, n_layers, dim), name="elmo")
+    layers = keras.layers.Permute((2, 1, 3), name="layers_first")(elmo)
+    mix = ScalarMix(n_layers, layer_norm=layer_norm, l2_coefficient=l2_coefficient,
+                    name="scalar_mix")
+    mixed = mix(layers, mask=TokenMask(name="token_mask")(word_ids))
+    outputs = keras.layers.Dense(n_classes, activation="softmax", name="classes")(mixed)
+    model = keras.Model({"word_ids": word_ids, "elmo": elmo}, outputs, name="token_probe")
+    model.compile(keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy",
+                  weighted_metrics=["accuracy"])
+    return model
+
+
+def train_token_probe(train_cache: LayerCache, train_tags: Sequence[Sequence[int]],
+                      dev_cache: LayerCache, dev_tags: Sequence[Sequence[int]], n_classes: int, *,
+                      layer_norm: bool = False, l2_coefficient: float = 0.0,
+                      learning_rate: float = 1e-2, batch_size: int = 64, epochs: int = 10,
+                      patience: int = 2, seed: int = 0, verbose: int = 0) -> tuple[keras.Model, dict]:
+    """Train a token classifier on a trainable ``ScalarMix`` of cached biLM layers.
+
+    Reads which layers a token-level task (POS tags, ...) prefers: compare ``info["mix_weights"]``
+    with a sentence task's (:func:`mix_weights` of a :func:`train_classifier` model). Early stopping
+    on dev token accuracy, best epoch's weights kept.
+
+    Args:
+        train_cache, dev_cache: :func:`cache_layers` of the sentences.
+        train_tags, dev_tags: one int array of tag ids (``0 .. n_classes - 1``) per sentence, as
+            long as the sentence.
+        n_classes: number of tags.
+        layer_norm, l2_coefficient: the ``ScalarMix`` options.
+        learning_rate, batch_size, epochs, patience, seed, verbose: training.
+
+    Returns:
+        ``(model, info)``; ``info``: ``dev_accuracy`` (token accuracy at the best epoch),
+        ``mix_weights`` (``softmax(s)``, a list), ``gamma``, ``epochs``, ``best_epoch``,
+        ``seconds``.
+
+    Example:
+        >>> model, info = train_token_probe(train_cache, train_tags, dev_cache, dev_tags, 17)
+        >>> info["mix_weights"]  # e.g. [0.45, 0.35, 0.20]: the lower layers for syntax
+
+    Introduced for lesson 05 (POS probe); lesson 06 compares its weights with SST-2's.
+    """
+    def as_data(cache, tags):
+        tags = [np.asarray(t, np.int32) for t in tags]
+        return TaskData([np.ones(len(t), np.int32) for t in tags], tags, cache)
+
+    train, dev = as_data(train_cache, train_tags), as_data(dev_cache, dev_tags)
+    keras.utils.set_random_seed(seed)
+    model = build_token_probe(train_cache.n_layers, train_cache.dim, n_classes,
+                              layer_norm=layer_norm, l2_coefficient=l2_coefficient,
+                              learning_rate=learning_rate)
+    train_ds, _ = task_dataset(train, batch_size, use_elmo=True, shuffle_seed=seed, token_level=True)
+    dev_ds, _ = task_dataset(dev, 128, use_elmo=True, token_level=True)
+    stop = keras.callbacks.EarlyStopping("val_accuracy", patience=patience, mode="max",
+                                         restore_best_weights=True)
+    start = time.perf_counter()
+    history = model.fit(train_ds, validation_data=dev_ds, epochs=epochs,
+                        steps_per_epoch=-(-len(train) // batch_size), callbacks=[stop],
+                        verbose=verbose, shuffle=False)
+    scores = history.history["val_accuracy"]
+    weights, gamma = mix_weights(model)
+    return model, {"dev_accuracy": float(max(scores)), "mix_weights": weights.tolist(),
+                   "gamma": gamma, "epochs": len(scores), "best_epoch": int(np.argmax(scores)) + 1,
+                   "seconds": time.perf_counter() - start}

@@ -1,0 +1,176 @@
+"""The downstream path of lesson 06: the layer cache, the task model with and without ELMo, the
+token probe, and domain adaptation of a biLM. Tiny models, checked against independent computations."""
+
+import keras
+import numpy as np
+import pytest
+
+from elmo_lib import adapt, cache, downstream, text
+from elmo_lib.bilm import BiLMConfig, build_encoder
+from elmo_lib.train import build_trainer, evaluate_perplexity
+from tests.layer_checks import check_layer
+
+SENTENCES = [["The", "cat", "sat"], ["A", "dog"], [], ["Birds", "fly", "over", "the", "river", "."],
+             ["Yes"]]
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    keras.utils.set_random_seed(0)
+    return build_encoder(BiLMConfig.tiny())
+
+
+def test_cache_equals_the_encoder_on_each_sentence(encoder):
+    layers = cache.cache_layers(encoder, SENTENCES, batch_size=2, dtype="float32", verbose=0)
+    assert len(layers) == len(SENTENCES) and layers.lengths.tolist() == [3, 2, 0, 6, 1]
+    for i, sentence in enumerate(SENTENCES):
+        if not sentence:
+            assert layers.sentence(i).shape == (0, 3, 8)
+            continue
+        out = encoder(text.char_ids([sentence]))  # one sentence alone: no padding at all
+        expected = np.stack([np.concatenate([out["word_emb"][0]] * 2, -1),
+                             out["lstm_outputs1"][0], out["lstm_outputs2"][0]], axis=1)
+        np.testing.assert_allclose(layers.sentence(i), expected, atol=1e-5)
+    half = cache.cache_layers(encoder, SENTENCES, verbose=0)  # default float16
+    assert half.values.dtype == np.float16
+    np.testing.assert_allclose(half.values, layers.values, atol=2e-3, rtol=2e-3)
+
+
+def test_cache_subset_and_padding(encoder):
+    layers = cache.cache_layers(encoder, SENTENCES, dtype="float32", verbose=0)
+    part = layers.subset([3, 0])
+    np.testing.assert_array_equal(part.sentence(0), layers.sentence(3))
+    np.testing.assert_array_equal(part.sentence(1), layers.sentence(0))
+    padded = layers.padded([1, 3])
+    assert padded.shape == (2, 6, 3, 8)
+    np.testing.assert_array_equal(padded[0, :2], layers.sentence(1))
+    assert not padded[0, 2:].any()
+
+
+def test_masked_max_pooling_ignores_padding(tmp_path):
+    x = np.array([[[1.0, -2.0], [3.0, -1.0], [99.0, 99.0]],
+                  [[-5.0, -6.0], [0.0, 0.0], [0.0, 0.0]]], "float32")
+    mask = np.array([[True, True, False], [True, False, False]])
+    pooled = downstream.MaskedMaxPooling1D()(x, mask=mask)
+    np.testing.assert_array_equal(pooled, [[3.0, -1.0], [-5.0, -6.0]])  # by hand
+    np.testing.assert_array_equal(downstream.MaskedMaxPooling1D()(x, mask=np.zeros((2, 3), bool)),
+                                  np.zeros((2, 2)))
+    check_layer(downstream.MaskedMaxPooling1D(), x, expected_params=0, tmp_path=tmp_path,
+                train_inputs=False)
+
+
+def test_task_dataset_covers_every_sentence_once_per_pass():
+    rng = np.random.default_rng(0)
+    ids = [rng.integers(1, 9, size=n).astype(np.int32) for n in rng.integers(1, 12, size=37)]
+    data = downstream.TaskData(ids, np.arange(37))  # the label names the sentence
+    dataset, _ = downstream.task_dataset(data, 5, use_elmo=False, shuffle_seed=0)
+    seen = []
+    for x, y in dataset.take(-(-37 // 5)):  # one pass
+        for row, label in zip(x["word_ids"].numpy(), y.numpy()):
+            np.testing.assert_array_equal(row[:len(ids[label])], ids[label])
+            assert not row[len(ids[label]):].any()  # padded with 0
+            seen.append(int(label))
+    assert sorted(seen) == list(range(37))
+    second_pass = [int(v) for _, y in dataset.skip(8).take(8) for v in y.numpy()]
+    assert sorted(second_pass) == list(range(37)) and second_pass != seen  # reshuffled
+    fixed, order = downstream.task_dataset(data, 5, use_elmo=False)
+    assert sorted(order.tolist()) == list(range(37))
+    first = next(iter(fixed))[0]["word_ids"].numpy()
+    np.testing.assert_array_equal(first[0, :len(ids[order[0]])], ids[order[0]])
+
+
+def _synthetic_task(n, rng, layers=3, dim=6, signal_layer=0):
+    """Labels readable only from the 'biLM' features of the first token (the words are noise)."""
+    lengths = rng.integers(2, 7, size=n)
+    labels = rng.integers(0, 2, size=n).astype(np.int32)
+    word_ids = [rng.integers(2, 30, size=k).astype(np.int32) for k in lengths]
+    values = rng.normal(size=(lengths.sum(), layers, dim)).astype(np.float32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    values[offsets[:-1], signal_layer, 0] += 4.0 * (2 * labels - 1)
+    return downstream.TaskData(word_ids, labels, cache.LayerCache(values, offsets))
+
+
+def test_elmo_model_adds_a_trainable_mix_and_saves(tmp_path):
+    config = downstream.TaskConfig(embedding_dim=4, lstm_units=3)
+    base = downstream.build_task_model(config, vocab_size=30)
+    with_elmo = downstream.build_task_model(config, vocab_size=30, elmo_shape=(3, 6))
+    mix = with_elmo.get_layer("scalar_mix")
+    assert mix.count_params() == 4 and len(mix.trainable_weights) == 2
+    extra_lstm_inputs = 2 * 4 * 3 * 6  # two directions x 4 gates x units x the 6 ELMo inputs
+    assert with_elmo.count_params() - base.count_params() == extra_lstm_inputs + 4
+    data = _synthetic_task(4, np.random.default_rng(1))
+    x = next(iter(downstream.task_dataset(data, 4, use_elmo=True)[0]))[0]
+    path = tmp_path / "task.keras"
+    with_elmo.save(path)
+    restored = keras.saving.load_model(path)  # safe_mode: no Lambda layers
+    np.testing.assert_allclose(restored(x), with_elmo(x), atol=1e-6)
+
+
+def test_elmo_helps_when_the_signal_is_in_the_bilm_features():
+    rng = np.random.default_rng(0)
+    train, dev = _synthetic_task(160, rng), _synthetic_task(60, rng)
+    config = downstream.TaskConfig(embedding_dim=4, lstm_units=4, dropout=0.0, elmo_dropout=0.0,
+                                   learning_rate=1e-2, batch_size=16, epochs=8, patience=8)
+    base, base_info = downstream.train_classifier(config, train, dev, use_elmo=False, seed=0)
+    model, info = downstream.train_classifier(config, train, dev, use_elmo=True, seed=0)
+    assert info["dev_accuracy"] > 0.9 and base_info["dev_accuracy"] < 0.75
+    # accuracy() recomputes the best epoch's dev score from the restored weights
+    assert downstream.accuracy(model, dev) == pytest.approx(info["dev_accuracy"], abs=1e-6)
+    probabilities = downstream.predict_proba(model, dev)
+    np.testing.assert_allclose(probabilities.sum(1), 1.0, rtol=1e-5)
+    weights, gamma = downstream.mix_weights(model)
+    assert np.abs(weights - 1 / 3).max() > 1e-3 and gamma != 1.0  # the four numbers trained
+    np.testing.assert_allclose(weights.sum(), 1.0)
+
+
+def test_token_probe_weights_the_informative_layer():
+    rng = np.random.default_rng(0)
+    n, dim = 120, 5
+    lengths = rng.integers(2, 8, size=n)
+    tags = [rng.integers(0, 3, size=k).astype(np.int32) for k in lengths]
+    values = rng.normal(size=(lengths.sum(), 3, dim)).astype(np.float32)
+    values[np.arange(lengths.sum()), 2, np.concatenate(tags)] += 3.0  # only layer 2 knows the tag
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    layers = cache.LayerCache(values, offsets)
+    model, info = downstream.train_token_probe(layers.subset(range(90)), tags[:90],
+                                               layers.subset(range(90, n)), tags[90:], 3,
+                                               batch_size=8, epochs=6, patience=6,
+                                               learning_rate=3e-2)
+    assert info["dev_accuracy"] > 0.8
+    assert np.argmax(info["mix_weights"]) == 2 and info["mix_weights"][2] > 0.4
+
+
+def test_output_vocabulary_rule():
+    vocab = text.Vocabulary(["<S>", "</S>", "<UNK>", "the", "<unk>", "cat"])
+    targets = adapt.output_vocabulary(vocab)
+    assert targets.encode(["the", "zebra", "cat"]).tolist() == [3, 4, 5]  # zebra -> <unk>
+    plain = text.Vocabulary(["<S>", "</S>", "<UNK>", "the"])
+    assert adapt.output_vocabulary(plain).encode(["zebra"]).tolist() == [2]  # no <unk>: <UNK>
+    with pytest.raises(ValueError, match="unknown_token"):
+        adapt.output_vocabulary(plain, "<unk>")
+    assert adapt.oov_rate([["the", "zebra"], ["cat", "cat"]], vocab) == 0.25
+
+
+def test_adapt_bilm_lowers_perplexity_on_the_new_text_and_copies():
+    words = ["the", "<unk>", "cat", "sat", "on", "mat", "a", "dog", "ran"]
+    vocab = text.Vocabulary([text.BOS_TOKEN, text.EOS_TOKEN, text.UNK_TOKEN, *words])
+    config = BiLMConfig.tiny(vocab_size=len(vocab), batch_size=4, unroll_steps=6, num_sampled=8)
+    trainer = build_trainer(config, seed=0, jit_compile=False)
+    original = [w.copy() for w in trainer.get_weights()]
+    task = [["the", "zebra", "sat", "on", "the", "mat"], ["a", "zebra", "ran"]] * 8  # zebra: OOV
+    before = adapt.perplexity(trainer, vocab, task)
+    adapted, info = adapt.adapt_bilm(trainer, vocab, task, epochs=6, learning_rate=3e-2,
+                                     jit_compile=False, verbose=0)
+    after = adapt.perplexity(adapted, vocab, task)
+    assert after["mean"] < 0.8 * before["mean"]
+    assert before["oov_rate"] == pytest.approx(2 / 9)
+    stream = 8 * (6 + 2 + 3 + 2)  # tokens with <S> and </S>: every full 4 x 6 batch is a step
+    assert info["steps"] == (stream - 1) // 24 and len(info["history"]["loss"]) == 6
+    for w, w0 in zip(trainer.get_weights(), original):  # the source trainer is untouched
+        np.testing.assert_array_equal(w, w0)
+    # the rule: the same perplexity as evaluate_perplexity with "zebra" spelled as itself but
+    # scored as <unk>, computed from a vocabulary that maps unknown words to <unk> by hand
+    by_hand = text.Vocabulary(vocab.tokens)
+    by_hand._index["zebra"] = vocab.token_to_id("<unk>")
+    reference = evaluate_perplexity(adapted, task, vocab=by_hand, verbose=0)
+    assert after["mean"] == pytest.approx(reference["mean"], rel=1e-6)
