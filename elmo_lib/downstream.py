@@ -420,3 +420,32 @@ def train_token_probe(train_cache: LayerCache, train_tags: Sequence[Sequence[int
     return model, {"dev_accuracy": float(max(scores)), "mix_weights": weights.tolist(),
                    "gamma": gamma, "epochs": len(scores), "best_epoch": int(np.argmax(scores)) + 1,
                    "seconds": time.perf_counter() - start}
+
+
+def token_probe_accuracy(model: keras.Model, cache: LayerCache, tags: Sequence[Sequence[int]], *,
+                         batch_size: int = 128) -> float:
+    """Token accuracy of a :func:`train_token_probe` model on cached sentences.
+
+    Args:
+        model: the probe (inputs ``{"word_ids", "elmo"}``, a softmax per token).
+        cache: :func:`elmo_lib.cache.cache_layers` of the sentences.
+        tags: one int array of tag ids per sentence, as long as the sentence; an id the probe has
+            no class for counts as an error.
+
+    Returns:
+        correct tokens / real tokens (padding never counts), a float in ``[0, 1]``.
+
+    Raises:
+        ValueError: a sentence's tags and its cached tokens differ in length.
+
+    Introduced in lesson 05 (the POS probe on a trainable mix).
+    """
+    tags = [np.asarray(t, np.int32) for t in tags]
+    data = TaskData([np.ones(len(t), np.int32) for t in tags], tags, cache)
+    dataset, _ = task_dataset(data, batch_size, use_elmo=True, token_level=True)
+    correct = total = 0.0
+    for x, y, weights in dataset:
+        predicted = np.argmax(keras.ops.convert_to_numpy(model(x, training=False)), axis=-1)
+        correct += float(np.sum((predicted == y.numpy()) * weights.numpy()))
+        total += float(np.sum(weights.numpy()))
+    return correct / total

@@ -431,13 +431,13 @@ for layer in [*range(n_layers), "average"]:
 # stopping on dev:
 
 # %%
-def sentence_tags(split):
-    return [np.array([tag_names.index(t) if t in tag_names else -1 for t in tags])
+def sentence_tags(split):  # a tag the training sentences never had gets an extra class
+    return [np.array([tag_names.index(t) if t in tag_names else len(tag_names) for t in tags])
             for tags in ud[split][1]]
 
 mix_probe, info = el.downstream.train_token_probe(
     caches["train"], sentence_tags("train"), caches["dev"], sentence_tags("dev"),
-    len(tag_names), layer_norm=True, epochs=PROBE_EPOCHS, learning_rate=PROBE_LEARNING_RATE)
+    len(tag_names) + 1, layer_norm=True, epochs=PROBE_EPOCHS, learning_rate=PROBE_LEARNING_RATE)
 accuracy["trainable mix"] = {
     split: el.downstream.token_probe_accuracy(mix_probe, caches[split], sentence_tags(split))
     for split in ("dev", "test")}
