@@ -16,7 +16,7 @@ import pathlib
 # What the card says about each training corpus the CLI knows.
 DATASETS = {
     "wikitext-2": {
-        "name": "WikiText-2 (raw tokens, as released)",
+        "name": "WikiText-2 (v1: tokenized, as released)",
         "source": "Merity et al. 2016, *Pointer Sentinel Mixture Models*: Wikipedia Good and "
                   "Featured articles; ~2.1M training tokens, 33,278 types",
         "licence": "Creative Commons Attribution-ShareAlike 3.0 (CC BY-SA 3.0)",
