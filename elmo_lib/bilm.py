@@ -19,7 +19,7 @@ from keras import ops
 
 from elmo_lib import text
 from elmo_lib.distribute import scale_loss_for_replicas
-from elmo_lib.layers import CharCNN, LMSoftmax
+from elmo_lib.layers import CharCNN, LMSoftmax, set_trainable
 from elmo_lib.lstm import LSTMP, run_lstmps
 
 _ORIGINAL_FILTERS = ((1, 32), (2, 32), (3, 64), (4, 128), (5, 256), (6, 512), (7, 1024))
@@ -282,6 +282,8 @@ class BiLMEncoder(keras.layers.Layer):
         self.backward_layers = [LSTMP(c.lstm_dim, c.projection_dim, c.cell_clip, c.proj_clip,
                                       name=f"backward_lstm_{k}") for k in range(c.n_layers)]
         self.dropout_layer = keras.layers.Dropout(c.dropout)
+        if not self.trainable:  # from a config: the sublayers above start trainable
+            set_trainable(self, False)
 
     @property
     def output_keys(self) -> list[str]:
@@ -468,6 +470,8 @@ class BiLMTrainer(keras.Model):
         self.backward_loss_tracker = keras.metrics.Mean(name="backward_loss")
         self.input_key = "char_ids" if config.token_input == "chars" else "token_ids"
         self._carried = None  # the LSTM state between stateful training batches (not a weight)
+        if not self.trainable:
+            set_trainable(self, False)
 
     def build(self, input_shape=None):
         c = self.config

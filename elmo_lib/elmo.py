@@ -26,7 +26,7 @@ import tensorflow as tf
 from keras import ops
 
 from elmo_lib import bilm, text
-from elmo_lib.layers import ScalarMix
+from elmo_lib.layers import ScalarMix, set_trainable
 
 INPUT_TYPES = ("char_ids", "token_ids", "strings")
 
@@ -111,6 +111,9 @@ class ELMo(keras.layers.Layer):
     its dropout off); the scalar mix trains independently of it. The layer shares the encoder's
     weights (no copy): freezing sets ``trainable=False`` on that encoder layer, and setting
     ``trainable`` on the ELMo layer itself sets it for all its sublayers (Keras semantics).
+    The trainable set (biLM, mix, the layer itself, including parts frozen after construction)
+    is kept by ``get_config``/``from_config``, ``.keras`` save/load (the optimizer state loads
+    too) and ``save_weights``/``load_weights`` (see :func:`elmo_lib.layers.set_trainable`).
 
     Inputs (``input_type``):
 
@@ -198,13 +201,16 @@ class ELMo(keras.layers.Layer):
         self.l2_coefficient = float(l2_coefficient)
         self.scalar_mix_trainable = bool(scalar_mix_trainable)
         self.bilm_trainable = bool(bilm_trainable)
-        self.encoder.trainable = self.bilm_trainable
+        # Not `encoder.trainable = ...`: that skips the sublayers when the value is unchanged.
+        set_trainable(self.encoder, self.bilm_trainable)
         self.scalar_mix = None
         if output_mode in ("elmo", "default"):
             self.scalar_mix = ScalarMix(n_layers + 1, layer_norm=self.layer_norm,
                                         l2_coefficient=self.l2_coefficient,
                                         trainable_weights_fixed=not self.scalar_mix_trainable,
                                         name="scalar_mix")
+        if not self.trainable:  # a frozen ELMo layer (e.g. from its config) freezes everything
+            set_trainable(self, False)
         self.supports_masking = output_mode != "default"
         # Strings and the fast char CNN's unique/dynamic shapes are not XLA-compilable.
         self.supports_jit = False
@@ -319,8 +325,11 @@ class ELMo(keras.layers.Layer):
             "padding_id": self.padding_id,
             "layer_norm": self.layer_norm,
             "l2_coefficient": self.l2_coefficient,
-            "scalar_mix_trainable": self.scalar_mix_trainable,
-            "bilm_trainable": self.bilm_trainable,
+            # The current state, so freezing or unfreezing a part after construction survives a
+            # round trip (the constructor arguments alone would restore the initial state).
+            "scalar_mix_trainable": self.scalar_mix_trainable and (
+                self.scalar_mix is None or self.scalar_mix.trainable),
+            "bilm_trainable": self.encoder.trainable,
         }
 
 

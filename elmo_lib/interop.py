@@ -31,7 +31,7 @@ from keras import ops
 
 from elmo_lib import text
 from elmo_lib.bilm import BiLMConfig, BiLMEncoder, build_encoder, encoder_layer
-from elmo_lib.layers import ScalarMix
+from elmo_lib.layers import ScalarMix, set_trainable
 
 FORGET_BIAS = 1.0  # TF1 LSTMCell's run-time forget bias, folded into our bias on load
 
@@ -514,6 +514,8 @@ class HubELMo(keras.layers.Layer):
         self.supports_masking = True
         self.scalar_mix = (ScalarMix(3, layer_norm=layer_norm, name="scalar_mix")
                            if output_mode in ("elmo", "default") else None)
+        if not self.trainable:  # from a config: the scalar mix above starts trainable
+            set_trainable(self, False)
         self._function = None
         self._string_keyword = "strings"
         self._dims = None

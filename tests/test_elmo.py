@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from layer_checks import check_layer
+from layer_checks import check_layer, check_trainable_round_trip
 
 from elmo_lib import bilm, elmo, layers, text
 
@@ -493,3 +493,41 @@ def test_embed_file_bad_arguments(encoder, tmp_path):
         elmo.embed_file(bad, tmp_path / "o.h5", encoder)
     with pytest.raises(FileNotFoundError):
         elmo.embed_file(tmp_path / "nope.txt", tmp_path / "o.h5", encoder)
+
+
+# ----- frozen stays frozen (issue 18, part 1) -------------------------------------------------
+# Tiny biLM: char CNN 13 weights (embedding, 3 convolutions x 2, highway 4, projection 2) + 4
+# LSTMs x 4 = 29; the scalar mix has 2 (s, gamma).
+@pytest.mark.parametrize("bilm_trainable, mix_trainable, layer_trainable, expected", [
+    (False, True, True, 2),     # the default: only the mix trains
+    (False, False, True, 0),    # everything frozen by the arguments
+    (True, True, True, 31),     # fine-tuning
+    (True, False, True, 29),
+    (False, True, False, 0),    # the ELMo layer itself frozen (layer.trainable = False)
+    (True, True, False, 0),
+])
+def test_elmo_keeps_its_trainable_set_through_every_save_path(
+        bilm_trainable, mix_trainable, layer_trainable, expected, tmp_path):
+    keras.utils.set_random_seed(0)
+    layer = elmo.ELMo(bilm.BiLMConfig.tiny(), bilm_trainable=bilm_trainable,
+                      scalar_mix_trainable=mix_trainable, trainable=layer_trainable)
+    check_trainable_round_trip(layer, text.char_ids(SENTENCES), tmp_path,
+                               expected_trainable=expected)
+
+
+def test_issue_example_clone_of_a_frozen_elmo_has_two_trainable_weights():
+    layer = elmo.ELMo(bilm.BiLMConfig.tiny())
+    layer(text.char_ids([["a"]]))
+    clone = elmo.ELMo.from_config(layer.get_config())
+    clone(text.char_ids([["a"]]))
+    assert (len(layer.trainable_weights), len(clone.trainable_weights)) == (2, 2)
+
+
+def test_freezing_a_part_after_construction_survives_the_config():
+    layer = elmo.ELMo(bilm.BiLMConfig.tiny(), bilm_trainable=True)
+    layer.encoder.trainable = False      # frozen by hand after construction
+    layer.scalar_mix.trainable = False
+    layer(text.char_ids([["a"]]))
+    clone = elmo.ELMo.from_config(layer.get_config())
+    clone(text.char_ids([["a"]]))
+    assert len(layer.trainable_weights) == len(clone.trainable_weights) == 0
