@@ -45,12 +45,27 @@ def _positive_float(value: str) -> float:
 
 
 def read_sentences(path: str | os.PathLike) -> list[list[str]]:
-    """One whitespace-tokenized sentence per line of a UTF-8 file (blank lines are skipped)."""
+    """One sentence per line of a UTF-8 file, tokens by ``elmo_lib.text.split_tokens`` (Unicode
+    whitespace; lines end at ``"\\n"`` only); lines without tokens are skipped.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a line that is not UTF-8 (the message names the file and line).
+    """
+    from elmo_lib import text  # pure Python: cheap
+
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    lines = path.read_text(encoding="utf-8").split("\n")
-    return [line.split() for line in lines if line.strip()]
+    sentences = []
+    for number, line in enumerate(path.read_bytes().split(b"\n"), start=1):
+        try:
+            tokens = text.split_tokens(line.decode("utf-8"))
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{path}, line {number}: invalid UTF-8 ({error.reason})") from error
+        if tokens:
+            sentences.append(tokens)
+    return sentences
 
 
 def _corpus(dataset: str | None, file: str | None, split: str) -> list[list[str]]:
@@ -153,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args, parser) -> dict:
-    from elmo_lib import bilm, corpus, distribute, text, train  # lazy: TF loads only for real work
+    from elmo_lib import bilm, corpus, data, distribute, text, train  # lazy: TF loads for real work
 
     if args.train_file and args.train_shards:
         parser.error("give --train-file or --train-shards, not both")
@@ -172,9 +187,10 @@ def _train(args, parser) -> dict:
         valid_sentences = read_sentences(args.valid_file) if args.valid_file else None
     else:
         valid_sentences = _corpus(args.dataset, None, "valid")
+    stream_tokens: dict[str, int] = {}
     if args.train_shards:  # counted file by file; every worker counts the same files
-        vocab = corpus.streaming_vocabulary(args.train_shards, args.min_count,
-                                                args.max_vocab)
+        vocab = corpus.streaming_vocabulary(args.train_shards, args.min_count, args.max_vocab,
+                                            stream_tokens=stream_tokens)
     else:
         train_data = _corpus(args.dataset, args.train_file, "train")  # sentences
         vocab = text.Vocabulary.from_corpus(train_data, args.min_count, args.max_vocab)
@@ -183,6 +199,12 @@ def _train(args, parser) -> dict:
     config = getattr(bilm.BiLMConfig, args.preset)(**{**overrides, "vocab_size": len(vocab)})
     print(f"config: {json.dumps(config.to_dict())}", flush=True)
     if args.train_shards:  # streamed, this worker's files only (TF_CONFIG), endless
+        own = corpus.worker_shards(args.train_shards)
+        windows = corpus.count_windows(stream_tokens, config.unroll_steps, own)
+        if windows < config.batch_size:  # else the endless stream would never yield a batch
+            raise ValueError(data.too_little_data(
+                windows, sum(stream_tokens[f] for f in own), config.batch_size,
+                config.unroll_steps, where=f"--train-shards ({len(own)} file(s) of this worker)"))
         train_data = corpus.sharded_lm_dataset(
             args.train_shards, vocab, config.batch_size, config.unroll_steps, seed=args.seed,
             repeat=True, include_char_ids=config.token_input == "chars",

@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from elmo_lib import bilm, text
+from elmo_lib import bilm, corpus, text
 from elmo_lib.layers import ScalarMix, set_trainable
 
 INPUT_TYPES = ("char_ids", "token_ids", "strings")
@@ -59,12 +59,14 @@ def token_strings_char_ids(tokens, max_characters_per_token: int = text.MAX_CHAR
 def string_char_ids(sentences, max_characters_per_token: int = text.MAX_CHARACTERS_PER_TOKEN):
     """Char ids ``int32 [B, T, C]`` of 1-D ``tf.string`` sentences split on whitespace.
 
-    The TF Hub ELMo ``default`` signature's input: one string per sentence, tokens separated by
-    whitespace (runs of ASCII spaces, tabs, newlines count as one separator, leading/trailing
-    whitespace is ignored; for ASCII whitespace this is Python's ``str.split()``). Equal to
-    ``text.char_ids([s.split() for s in sentences])``; rows past a sentence's end are zeros.
+    The TF Hub ELMo ``default`` signature's input: one string per sentence, split by the rule of
+    :func:`elmo_lib.text.split_tokens` (runs of ASCII or Unicode whitespace, as ``str.isspace``,
+    separate tokens; leading/trailing whitespace is ignored), in TensorFlow ops
+    (:func:`elmo_lib.corpus.tf_split_tokens`). Equal to
+    ``text.char_ids([text.split_tokens(s) for s in sentences])``; rows past a sentence's end are
+    zeros.
     """
-    tokens = tf.strings.split(tf.convert_to_tensor(sentences, tf.string))
+    tokens = corpus.tf_split_tokens(sentences)
     ids = tokens.with_flat_values(token_strings_char_ids(tokens.flat_values,
                                                          max_characters_per_token))
     return ids.to_tensor(default_value=0, shape=[None, None, max_characters_per_token])
@@ -126,7 +128,8 @@ class ELMo(keras.layers.Layer):
       outside ``0..len(idx2word)-1`` raises ``ValueError`` when called eagerly; inside a compiled
       function (``fit``/``predict``) TensorFlow's gather raises ``InvalidArgumentError``
       ("indices[...] = ... is not in [0, V)") on CPU (on GPU it would give zeros).
-    - ``"strings"``: ``tf.string [B]``, one sentence per string, split on whitespace like the TF
+    - ``"strings"``: ``tf.string [B]``, one sentence per string, split on (Unicode) whitespace by
+      :func:`elmo_lib.text.split_tokens`' rule, like the TF
       Hub ``default`` signature (see :func:`string_char_ids`).
 
     Padding must be at the end of each sentence.
@@ -303,7 +306,7 @@ class ELMo(keras.layers.Layer):
             # Functional construction: keras ops can't split strings; the real mask is attached
             # when the model runs (Keras propagates masks on the tensors at call time).
             return None
-        return tf.strings.split(self._convert(inputs)).to_tensor(default_value="") != ""
+        return corpus.tf_split_tokens(self._convert(inputs)).to_tensor(default_value="") != ""
 
     def compute_output_shape(self, input_shape):
         batch = input_shape[0]
@@ -491,7 +494,8 @@ def embed_file(input_path: str | os.PathLike, output_path: str | os.PathLike, mo
     """Embed every sentence of a text file with the biLM and write the vectors to HDF5.
 
     The layout of AllenNLP's ``allennlp elmo`` command, so its readers work unchanged: the input
-    has one sentence per line, tokens separated by whitespace (``line.strip().split()``); the
+    has one sentence per line (lines end at ``"\\n"``), tokens separated by whitespace as
+    :func:`elmo_lib.text.split_tokens` (ASCII and Unicode); the
     output has one float32 dataset per line, named by the line index (``"0"``, ``"1"``, ...), of
     shape ``(n_layers + 1, n_tokens, 2P)`` for ``"all"`` (layer 0 = the token embedding
     duplicated, ``[x; x]``) or ``(n_tokens, 2P)`` for ``"top"`` (the last LSTM layer) and
@@ -540,13 +544,13 @@ def embed_file(input_path: str | os.PathLike, output_path: str | os.PathLike, mo
             raise ValueError(f"`{name}` must be a positive integer, received {name}={value!r}")
     input_path, output_path = pathlib.Path(input_path), pathlib.Path(output_path)
     raw = input_path.read_bytes()
-    try:
-        with open(input_path, encoding="utf-8") as handle:
+    try:  # lines end at "\n" only (text.split_tokens' rule; "\r" is whitespace)
+        with open(input_path, encoding="utf-8", newline="\n") as handle:
             sentences = [line.strip() for line in handle]
     except UnicodeDecodeError as error:
         line = raw[:error.start].count(b"\n") + 1
         raise ValueError(f"{input_path}: invalid UTF-8 on line {line}") from error
-    tokens = [sentence.split() for sentence in sentences]
+    tokens = [text.split_tokens(sentence) for sentence in sentences]
     lengths = [len(t) for t in tokens]
 
     encoder = _resolve_encoder(model)

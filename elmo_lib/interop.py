@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from elmo_lib import text
+from elmo_lib import corpus, text
 from elmo_lib.bilm import BiLMConfig, BiLMEncoder, build_encoder, encoder_layer
 from elmo_lib.layers import ScalarMix, set_trainable
 
@@ -318,13 +318,17 @@ def tf_char_ids(tokens, max_characters_per_token: int = text.MAX_CHARACTERS_PER_
 
 
 def split_sentences(strings):
-    """Split 1-D ``tf.string`` sentences on spaces (empty pieces dropped), as ``google/elmo``.
+    """Split 1-D ``tf.string`` sentences into tokens by :func:`elmo_lib.text.split_tokens`' rule.
+
+    Runs of ASCII or Unicode whitespace (``str.isspace``) separate tokens
+    (:func:`elmo_lib.corpus.tf_split_tokens`). ``google/elmo/3`` splits on ASCII spaces only, so
+    there a tab or a no-break space stays inside a token; ours follows the rule of every other
+    path of ``elmo_lib``.
 
     Returns:
         ``(tokens [B, T] padded with "", sequence_len [B] int32)``.
     """
-    pieces = tf.strings.split(tf.convert_to_tensor(strings, tf.string), sep=" ")
-    pieces = tf.ragged.boolean_mask(pieces, tf.strings.length(pieces) > 0)
+    pieces = corpus.tf_split_tokens(tf.convert_to_tensor(strings, tf.string))
     return pieces.to_tensor(default_value=""), tf.cast(pieces.row_lengths(), tf.int32)
 
 
@@ -378,7 +382,8 @@ def export_hub(encoder, path) -> str:
     """Export our biLM as a SavedModel with ``google/elmo/3``'s signatures and output keys.
 
     Signatures:
-        ``default``: ``strings`` ``[B]`` tf.string, each sentence split on spaces.
+        ``default``: ``strings`` ``[B]`` tf.string, each sentence split on whitespace by
+            :func:`split_sentences` (ASCII and Unicode; ``google/elmo/3``: ASCII spaces).
         ``tokens``: ``tokens`` ``[B, T]`` tf.string padded with ``""``, ``sequence_len`` ``[B]``
         int32 (tokens at positions ``>= sequence_len`` are ignored, whatever they hold).
 
@@ -477,7 +482,8 @@ class HubELMo(keras.layers.Layer):
 
     Args:
         handle: local directory, ``https://tfhub.dev/...`` URL or hub handle.
-        signature: ``"default"`` (1-D sentences, split on spaces) or ``"tokens"``.
+        signature: ``"default"`` (1-D sentences; our export splits them by
+            :func:`split_sentences`, Google's module on ASCII spaces) or ``"tokens"``.
         output_mode: ``"word_emb"``, ``"lstm_outputs1"``, ``"lstm_outputs2"``, ``"elmo"`` (mix,
             ``[B, T, 2P]``) or ``"default"`` (mean of the mix over tokens, ``[B, 2P]``).
         layer_norm: passed to the ``ScalarMix``.
