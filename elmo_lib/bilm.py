@@ -416,6 +416,18 @@ def build_encoder(config: BiLMConfig, name: str = "bilm_encoder") -> keras.Model
     return keras.Model(inputs, outputs, name=name)
 
 
+def require_char_model(config: BiLMConfig, caller: str) -> None:
+    """Raise the one ``ValueError`` of every entry point that needs a character biLM.
+
+    ``ELMo``, ``embed_file`` (and ``elmo-lib embed``) and ``export_hub`` read strings or char ids,
+    which a word-level biLM (``token_input="words"``, an embedding over vocabulary ids) cannot.
+    """
+    if config.token_input != "chars":
+        raise ValueError(f"{caller} needs a character-input biLM (token_input='chars'), received "
+                         f"a model with token_input={config.token_input!r} (a word-level biLM "
+                         "reads vocabulary ids, not strings or char ids)")
+
+
 def encoder_layer(model: keras.Model) -> BiLMEncoder:
     """The :class:`BiLMEncoder` inside a model from :func:`build_encoder` or a trainer."""
     if isinstance(model, BiLMEncoder):

@@ -269,8 +269,32 @@ def _embed(args) -> dict:
     return {"input": args.input, "output": args.output, "output_layer": args.output_layer}
 
 
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """Errors that are the user's input, files or model (one line, exit 1), not our bugs:
+    ``ValueError`` (bad input, wrong model, too little data), ``OSError`` (missing, unreadable or
+    unwritable files) and TensorFlow's runtime errors (bad values met inside a graph)."""
+    errors: list[type[BaseException]] = [OSError, ValueError]
+    tf = sys.modules.get("tensorflow")  # only loaded by the commands that compute
+    if tf is not None:
+        errors.append(tf.errors.OpError)
+    return tuple(errors)
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's message on one line (TensorFlow's carry a graph trace after the first)."""
+    message = getattr(error, "message", None) if not isinstance(error, OSError) else None
+    lines = [line.strip() for line in str(message or error).splitlines() if line.strip()]
+    if message is not None:  # a TF OpError: its first line is the message
+        lines = lines[:1]
+    return " ".join(lines) or type(error).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 on success)."""
+    """Run the command line; returns the exit code (0 on success).
+
+    Every expected error (bad input, missing file, wrong model, too little data: see
+    ``_expected_errors``) prints one line ``elmo-lib <command>: error: ...`` on stderr and returns
+    1; ``argparse`` usage errors exit 2."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -281,8 +305,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = _evaluate(args)
         else:
             result = _embed(args)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"elmo-lib {args.command}: error: {error}", file=sys.stderr)
+    except Exception as error:  # expected kinds only: the rest re-raise
+        if not isinstance(error, _expected_errors()):
+            raise
+        print(f"elmo-lib {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return 1
     print(json.dumps(result))
     return 0

@@ -75,18 +75,24 @@ def string_char_ids(sentences, max_characters_per_token: int = text.MAX_CHARACTE
 # --------------------------------------------------------------------------------------------
 # The layer
 # --------------------------------------------------------------------------------------------
-def _as_encoder(encoder) -> bilm.BiLMEncoder:
-    """A ``BiLMEncoder`` that adds sentence boundaries, from any of the accepted forms."""
+def _as_encoder(encoder, caller: str = "ELMo") -> bilm.BiLMEncoder:
+    """A character ``BiLMEncoder`` that adds sentence boundaries, from any of the accepted forms;
+    a word-level biLM raises ``bilm.require_char_model``'s ``ValueError`` (naming ``caller``)."""
     if isinstance(encoder, dict) and "class_name" in encoder:
         encoder = keras.saving.deserialize_keras_object(encoder)
-    if isinstance(encoder, (bilm.BiLMConfig, dict)):
+    if isinstance(encoder, dict):
+        encoder = bilm.BiLMConfig.from_dict(encoder)
+    if isinstance(encoder, bilm.BiLMConfig):
+        bilm.require_char_model(encoder, caller)
         return bilm.BiLMEncoder(encoder, name="bilm")
     if isinstance(encoder, bilm.BiLMTrainer):
+        bilm.require_char_model(encoder.config, caller)  # before copying any weight
         return bilm.encoder_layer(bilm.encoder_from_trainer(encoder))
     if not isinstance(encoder, keras.layers.Layer):
         raise ValueError("`encoder` must be a model from bilm.build_encoder, a BiLMEncoder, a "
                          f"BiLMTrainer or a BiLMConfig, received encoder={encoder!r}")
     layer = bilm.encoder_layer(encoder)
+    bilm.require_char_model(layer.config, caller)
     if not layer.add_boundaries:
         raise ValueError("`encoder` is a BiLMEncoder with add_boundaries=False (a training "
                          "encoder): use bilm.encoder_from_trainer(trainer) or the trainer itself")
@@ -171,9 +177,7 @@ class ELMo(keras.layers.Layer):
         super().__init__(**kwargs)
         self.encoder = _as_encoder(encoder)
         config = self.encoder.config
-        if config.token_input != "chars":
-            raise ValueError("ELMo needs a character-input biLM, received an encoder with "
-                             f"token_input={config.token_input!r}")
+        bilm.require_char_model(config, "ELMo")
         n_layers = config.n_layers
         modes = ["word_emb", *[f"lstm_outputs{k + 1}" for k in range(n_layers)], "elmo",
                  "default"]
@@ -344,7 +348,14 @@ _SENTENCE_TO_INDEX = "sentence_to_index"
 
 
 def _resolve_encoder(model) -> bilm.BiLMEncoder:
-    """An inference ``BiLMEncoder`` from a model object or a run directory of ``train_bilm``."""
+    """An inference character ``BiLMEncoder`` from a model object or a run directory of
+    ``train_bilm``; a word-level model raises ``bilm.require_char_model``'s ``ValueError``."""
+    encoder = _any_encoder(model)
+    bilm.require_char_model(encoder.config, "embed_file")
+    return encoder
+
+
+def _any_encoder(model) -> bilm.BiLMEncoder:
     if isinstance(model, (str, os.PathLike)):
         path = pathlib.Path(model)
         if not path.is_dir():
@@ -356,7 +367,7 @@ def _resolve_encoder(model) -> bilm.BiLMEncoder:
         return bilm.encoder_layer(bilm.encoder_from_trainer(trainer))
     if isinstance(model, ELMo):
         return model.encoder
-    return _as_encoder(model)
+    return _as_encoder(model, "embed_file")
 
 
 def _model_fingerprint(encoder: bilm.BiLMEncoder) -> str:
@@ -531,7 +542,8 @@ def embed_file(input_path: str | os.PathLike, output_path: str | os.PathLike, mo
 
     Raises:
         ValueError: bad ``output_layer``/``batch_size``/``max_tokens_per_batch``, a file that is
-            not UTF-8 (the message names the line), or a ``model`` of the wrong kind.
+            not UTF-8 (the message names the line), or a ``model`` of the wrong kind (a
+            word-level biLM: "embed_file needs a character-input biLM ...", checked first).
         FileNotFoundError: ``input_path`` does not exist.
     """
     from tqdm.auto import tqdm
@@ -542,6 +554,7 @@ def embed_file(input_path: str | os.PathLike, output_path: str | os.PathLike, mo
     for name, value in (("batch_size", batch_size), ("max_tokens_per_batch", max_tokens_per_batch)):
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ValueError(f"`{name}` must be a positive integer, received {name}={value!r}")
+    encoder = _resolve_encoder(model)  # up front: a wrong model fails before any work
     input_path, output_path = pathlib.Path(input_path), pathlib.Path(output_path)
     raw = input_path.read_bytes()
     try:  # lines end at "\n" only (text.split_tokens' rule; "\r" is whitespace)
@@ -553,7 +566,6 @@ def embed_file(input_path: str | os.PathLike, output_path: str | os.PathLike, mo
     tokens = [text.split_tokens(sentence) for sentence in sentences]
     lengths = [len(t) for t in tokens]
 
-    encoder = _resolve_encoder(model)
     n_layers, width = encoder.config.n_layers, 2 * encoder.config.projection_dim
     attrs = {"output_layer": output_layer, "n_sentences": len(sentences),
              "input_sha256": hashlib.sha256(raw).hexdigest(),

@@ -30,7 +30,7 @@ import tensorflow as tf
 from keras import ops
 
 from elmo_lib import corpus, text
-from elmo_lib.bilm import BiLMConfig, BiLMEncoder, build_encoder, encoder_layer
+from elmo_lib.bilm import BiLMConfig, BiLMEncoder, build_encoder, encoder_layer, require_char_model
 from elmo_lib.layers import ScalarMix, set_trainable
 
 FORGET_BIAS = 1.0  # TF1 LSTMCell's run-time forget bias, folded into our bias on load
@@ -402,12 +402,13 @@ def export_hub(encoder, path) -> str:
 
     Returns:
         ``path`` as a string.
+
+    Raises:
+        ValueError: a word-level biLM (``bilm.require_char_model``'s message).
     """
     source = encoder_layer(encoder)
     config = source.config
-    if config.token_input != "chars":
-        raise ValueError("export_hub needs a character model (token_input='chars'); received "
-                         f"token_input={config.token_input!r}, which would need a vocabulary")
+    require_char_model(config, "export_hub")
     layer = BiLMEncoder(config, add_boundaries=True, name="bilm")
     layer.build((None, None, config.max_characters_per_token))
     layer.set_weights(source.get_weights())

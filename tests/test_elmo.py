@@ -531,3 +531,73 @@ def test_freezing_a_part_after_construction_survives_the_config():
     clone = elmo.ELMo.from_config(layer.get_config())
     clone(text.char_ids([["a"]]))
     assert len(layer.trainable_weights) == len(clone.trainable_weights) == 0
+
+
+# ----- entry points that need a character biLM (issue 18, part 4) ----------------------------
+def _word_run_directory(path, token_input="words"):
+    """A run directory of train_bilm for an (untrained) biLM, without training."""
+    from elmo_lib import train
+
+    config = bilm.BiLMConfig.tiny(token_input=token_input, vocab_size=5)
+    trainer = train.build_trainer(config, jit_compile=False)
+    trainer.optimizer.build(trainer.trainable_variables)
+    path.mkdir()
+    (path / train.CONFIG_FILE).write_text(json.dumps(config.to_dict()))
+    text.Vocabulary(["<S>", "</S>", "<UNK>", "a", "b"]).save(path / train.VOCAB_FILE)
+    trainer.save_weights(path / train.BEST_WEIGHTS)
+    return path
+
+
+@pytest.mark.parametrize("form", ["model", "layer", "trainer", "run_directory"])
+@pytest.mark.parametrize("entry", ["ELMo", "embed_file", "export_hub"])
+def test_every_char_entry_point_refuses_a_word_level_bilm_up_front(entry, form, tmp_path):
+    from elmo_lib import interop, train
+
+    config = bilm.BiLMConfig.tiny(token_input="words", vocab_size=5)
+    model = {"model": lambda: bilm.build_encoder(config),
+             "layer": lambda: bilm.encoder_layer(bilm.build_encoder(config)),
+             "trainer": lambda: train.build_trainer(config, jit_compile=False),
+             "run_directory": lambda: _word_run_directory(tmp_path / "run")}[form]()
+    if form == "run_directory" and entry != "embed_file":
+        pytest.skip("only embed_file reads run directories")
+    (tmp_path / "in.txt").write_text("a b\n", encoding="utf-8")
+    call = {"ELMo": lambda: elmo.ELMo(model),
+            "embed_file": lambda: elmo.embed_file(tmp_path / "in.txt", tmp_path / "o.hdf5",
+                                                  model, progress=False),
+            "export_hub": lambda: interop.export_hub(model, tmp_path / "hub")}[entry]
+    with pytest.raises(ValueError, match=rf"^{entry} needs a character-input biLM "
+                                         r"\(token_input='chars'\).*token_input='words'"):
+        call()
+    assert not (tmp_path / "o.hdf5.partial").exists() and not (tmp_path / "hub").exists()
+
+
+def test_cli_embed_with_a_word_level_run_is_one_line(tmp_path, capsys):
+    from elmo_lib import cli
+
+    run = _word_run_directory(tmp_path / "run")
+    (tmp_path / "in.txt").write_text("a b\n", encoding="utf-8")
+    code = cli.main(["embed", str(tmp_path / "in.txt"), str(tmp_path / "o.hdf5"),
+                     "--model", str(run)])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert err.strip().splitlines() == [
+        "elmo-lib embed: error: embed_file needs a character-input biLM (token_input='chars'), "
+        "received a model with token_input='words' (a word-level biLM reads vocabulary ids, "
+        "not strings or char ids)"]
+
+
+@pytest.mark.parametrize("case", ["not_utf8", "output_dir_missing", "model_dir_missing"])
+def test_cli_embed_expected_errors_are_one_line(case, tmp_path, capsys):
+    from elmo_lib import cli
+
+    encoder_dir = tmp_path / "run"
+    source = tmp_path / "in.txt"
+    source.write_bytes(b"a b\n\xff\n" if case == "not_utf8" else b"a b\n")
+    output = tmp_path / ("missing_dir/o.hdf5" if case == "output_dir_missing" else "o.hdf5")
+    if case != "model_dir_missing":
+        _word_run_directory(encoder_dir, token_input="chars")
+    code = cli.main(["embed", str(source), str(output), "--model", str(encoder_dir)])
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert {"not_utf8": "line 2", "output_dir_missing": "missing_dir",
+            "model_dir_missing": "not a directory"}[case] in err

@@ -140,7 +140,7 @@ def test_missing_handle_gives_a_clear_error(tmp_path, monkeypatch):
 
 def test_export_rejects_word_models(tmp_path):
     model = bilm.build_encoder(bilm.BiLMConfig.tiny(token_input="words"))
-    with pytest.raises(ValueError, match="character model"):
+    with pytest.raises(ValueError, match="export_hub needs a character-input biLM"):
         interop.export_hub(model, tmp_path / "x")
 
 
