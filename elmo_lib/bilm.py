@@ -218,6 +218,14 @@ class BiLMConfig:
         return cls(**kwargs)
 
 
+def _positions_after_compaction(mask):
+    """For each position of ``mask [B, T]``, where it goes when every row's tokens are moved to
+    the front in order and its padding after them (``int32 [B, T]``, a permutation per row)."""
+    real = ops.cast(mask, "int32")
+    n_real = ops.sum(real, axis=1, keepdims=True)
+    return ops.where(mask, ops.cumsum(real, axis=1) - 1, n_real + ops.cumsum(1 - real, axis=1) - 1)
+
+
 def _reverse_within_lengths(x, lengths):
     """Reverse ``x[b, :lengths[b]]`` along time, leaving the padding in place (keras.ops only)."""
     time = ops.shape(x)[1]
@@ -243,7 +251,10 @@ class BiLMEncoder(keras.layers.Layer):
     Call arguments:
         inputs: char ids ``int32 [batch, tokens, max_characters_per_token]`` from
             ``elmo_lib.text.char_ids`` (``token_input="chars"``) or ``vocab id + 1`` ``[batch,
-            tokens]`` with 0 = padding (``token_input="words"``). Padding must be at the end.
+            tokens]`` with 0 = padding (``token_input="words"``). Padding may be anywhere in a
+            row (after, before or between the tokens, e.g. ``keras.utils.pad_sequences``'
+            default ``padding="pre"``): a row's tokens are read in order as one sentence and
+            each gets the vectors it has with the padding at the end.
         training: enables dropout.
 
     Returns:
@@ -367,6 +378,15 @@ class BiLMEncoder(keras.layers.Layer):
         inputs = ops.cast(inputs, "int32")
         if self.config.token_input == "chars":
             self._check_char_shape(inputs.shape)
+        given_mask = self.token_mask(inputs)
+        # Padding may sit anywhere (keras.utils.pad_sequences pads at the front by default): the
+        # model reads each sentence's tokens moved to the front, in order, and the outputs go
+        # back to the positions they came from. A permutation (identity for end padding): cheap,
+        # and it works eagerly, in tf.function and under XLA alike.
+        where = _positions_after_compaction(given_mask)
+        order = ops.argsort(where, axis=1)
+        index = order[..., None] if self.config.token_input == "chars" else order
+        inputs = ops.take_along_axis(inputs, index, axis=1)
         mask = self.token_mask(inputs)
         if self.add_boundaries:
             lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
@@ -381,9 +401,11 @@ class BiLMEncoder(keras.layers.Layer):
         if self.add_boundaries:
             time = ops.shape(inputs)[1]
             layers = [h[:, 1:time + 1] for h in layers]
-        weights = ops.cast(mask, layers[0].dtype)[..., None]
-        outputs = {key: h * weights for key, h in zip(self.output_keys, layers)}
-        outputs["mask"] = mask
+        back = where[..., None]
+        weights = ops.cast(given_mask, layers[0].dtype)[..., None]
+        outputs = {key: ops.take_along_axis(h, back, axis=1) * weights
+                   for key, h in zip(self.output_keys, layers)}
+        outputs["mask"] = given_mask
         return outputs
 
     def compute_output_spec(self, inputs, training=None):

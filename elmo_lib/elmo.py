@@ -138,7 +138,10 @@ class ELMo(keras.layers.Layer):
       :func:`elmo_lib.text.split_tokens`' rule, like the TF
       Hub ``default`` signature (see :func:`string_char_ids`).
 
-    Padding must be at the end of each sentence.
+    Padding rows (char ids all 0, token id ``padding_id``) may be anywhere in a sentence:
+    before its tokens (``keras.utils.pad_sequences``' default ``padding="pre"``), after them or
+    between them; the tokens are read in order as one sentence and get the same vectors as with
+    the padding at the end (``BiLMEncoder`` moves them to the front and the outputs back).
 
     Args:
         encoder: a model from :func:`elmo_lib.bilm.build_encoder`, a ``BiLMEncoder``, a

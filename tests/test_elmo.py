@@ -601,3 +601,72 @@ def test_cli_embed_expected_errors_are_one_line(case, tmp_path, capsys):
     assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert {"not_utf8": "line 2", "output_dir_missing": "missing_dir",
             "model_dir_missing": "not a directory"}[case] in err
+
+
+# ----- padding anywhere in a row gives the vectors of the unpadded sentence (issue 18, part 5)
+# Rows of token ids (0 = padding) in every layout; the reference is each sentence run alone,
+# without any padding.
+LAYOUT_ROWS = {
+    "post": [7, 5, 2, 8, 0, 0],
+    "pre": [0, 0, 7, 5, 2, 8],      # keras.utils.pad_sequences' default
+    "between": [7, 0, 5, 2, 0, 8],
+    "both_ends": [0, 7, 5, 2, 8, 0],
+}
+WORDS = [f"w{i}" for i in range(10)]
+
+
+def _alone(encoder, key):
+    tokens = [WORDS[i] for i in (7, 5, 2, 8)]
+    return np.asarray(encoder(text.char_ids([tokens]))[key])[0]
+
+
+@pytest.mark.parametrize("mode", ["eager", "tf_function", "predict", "xla"])
+@pytest.mark.parametrize("input_type", ["token_ids", "char_ids"])
+def test_padding_anywhere_gives_the_unpadded_sentence_vectors(encoder, input_type, mode):
+    rows = np.array(list(LAYOUT_ROWS.values()), "int32")
+    table = np.stack([np.zeros(50, "int32")] + [text.token_char_ids(w) for w in WORDS[1:]])
+    inputs = table[rows] if input_type == "char_ids" else rows
+    key = "lstm_outputs2"
+    layer = elmo.ELMo(encoder, output_mode=key, input_type=input_type,
+                      idx2word=WORDS if input_type == "token_ids" else None)
+    if mode == "eager":
+        output = np.asarray(layer(inputs))
+    elif mode == "tf_function":
+        output = tf.function(layer)(tf.constant(inputs)).numpy()
+    elif mode == "predict":
+        x = keras.Input(inputs.shape[1:], dtype="int32")
+        output = keras.Model(x, layer(x)).predict(inputs, verbose=0)
+    else:  # the biLM under XLA (ELMo itself is not XLA-compilable): the char ids of the rows
+        compiled = tf.function(lambda ids: layer.encoder(ids)[key], jit_compile=True)
+        output = compiled(tf.constant(table[rows])).numpy()
+    reference = _alone(encoder, key)
+    for row, (name, ids) in zip(output, LAYOUT_ROWS.items()):
+        real = np.array(ids) > 0
+        np.testing.assert_allclose(row[real], reference, atol=1e-5, err_msg=name)
+        np.testing.assert_array_equal(row[~real], 0.0, err_msg=name)
+
+
+def test_pre_padded_sequences_train_like_post_padded(encoder):
+    """fit on keras.utils.pad_sequences' default (pre) padding gives the same step as post."""
+    sequences = [[7, 5, 2], [3, 9, 4, 6, 1]]
+    losses = []
+    for padding in ("pre", "post"):
+        keras.utils.set_random_seed(0)
+        layer = elmo.ELMo(encoder, output_mode="default", input_type="token_ids", idx2word=WORDS)
+        x = keras.Input((None,), dtype="int32")
+        model = keras.Model(x, keras.layers.Dense(1)(layer(x)))
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+        ids = keras.utils.pad_sequences(sequences, padding=padding)
+        history = model.fit(ids, np.array([1.0, -1.0]), epochs=2, batch_size=2, verbose=0)
+        losses.append(history.history["loss"])
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
+
+
+def test_word_level_encoder_reads_pre_padding_too():
+    keras.utils.set_random_seed(0)
+    layer = bilm.BiLMEncoder(bilm.BiLMConfig.tiny(token_input="words", vocab_size=12))
+    post = np.asarray(layer(np.array([[4, 6, 9, 0, 0]]))["lstm_outputs1"])
+    pre = np.asarray(layer(np.array([[0, 0, 4, 6, 9]]))["lstm_outputs1"])
+    alone = np.asarray(layer(np.array([[4, 6, 9]]))["lstm_outputs1"])
+    np.testing.assert_allclose(post[0, :3], alone[0], atol=1e-6)
+    np.testing.assert_allclose(pre[0, 2:], alone[0], atol=1e-6)
