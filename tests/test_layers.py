@@ -167,6 +167,7 @@ def test_charcnn_padding_row_starts_at_zero():
     (lambda **kw: layers.Highway(**kw), lambda: np.ones((2, 3), "float32"), 4),
     (lambda **kw: layers.LSTMP(4, 2, **kw), lambda: np.ones((2, 3, 2), "float32"), 4),
     (lambda **kw: layers.ScalarMix(3, **kw), lambda: np.ones((2, 3, 2, 4), "float32"), 2),
+    (lambda **kw: layers.LMSoftmax(6, 2, **kw), lambda: np.ones((2, 3), "float32"), 2),
 ])
 def test_layers_keep_their_trainable_set(make, inputs, n_weights, trainable, tmp_path):
     keras.utils.set_random_seed(0)
