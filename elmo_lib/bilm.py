@@ -20,7 +20,7 @@ from keras import ops
 from elmo_lib import text
 from elmo_lib.distribute import scale_loss_for_replicas
 from elmo_lib.layers import CharCNN, LMSoftmax, set_trainable
-from elmo_lib.lstm import LSTMP, run_lstmps
+from elmo_lib.lstm import LSTMP, positions_after_compaction, run_lstmps
 
 _ORIGINAL_FILTERS = ((1, 32), (2, 32), (3, 64), (4, 128), (5, 256), (6, 512), (7, 1024))
 
@@ -218,14 +218,6 @@ class BiLMConfig:
         return cls(**kwargs)
 
 
-def _positions_after_compaction(mask):
-    """For each position of ``mask [B, T]``, where it goes when every row's tokens are moved to
-    the front in order and its padding after them (``int32 [B, T]``, a permutation per row)."""
-    real = ops.cast(mask, "int32")
-    n_real = ops.sum(real, axis=1, keepdims=True)
-    return ops.where(mask, ops.cumsum(real, axis=1) - 1, n_real + ops.cumsum(1 - real, axis=1) - 1)
-
-
 def _reverse_within_lengths(x, lengths):
     """Reverse ``x[b, :lengths[b]]`` along time, leaving the padding in place (keras.ops only)."""
     time = ops.shape(x)[1]
@@ -383,7 +375,7 @@ class BiLMEncoder(keras.layers.Layer):
         # model reads each sentence's tokens moved to the front, in order, and the outputs go
         # back to the positions they came from. A permutation (identity for end padding): cheap,
         # and it works eagerly, in tf.function and under XLA alike.
-        where = _positions_after_compaction(given_mask)
+        where = positions_after_compaction(given_mask)
         order = ops.argsort(where, axis=1)
         index = order[..., None] if self.config.token_input == "chars" else order
         inputs = ops.take_along_axis(inputs, index, axis=1)
