@@ -19,8 +19,8 @@ from keras import ops
 
 from elmo_lib import text
 from elmo_lib.distribute import scale_loss_for_replicas
-from elmo_lib.layers import CharCNN, LMSoftmax
-from elmo_lib.lstm import LSTMP, run_lstmps
+from elmo_lib.layers import CharCNN, LMSoftmax, set_trainable
+from elmo_lib.lstm import LSTMP, positions_after_compaction, run_lstmps
 
 _ORIGINAL_FILTERS = ((1, 32), (2, 32), (3, 64), (4, 128), (5, 256), (6, 512), (7, 1024))
 
@@ -243,7 +243,10 @@ class BiLMEncoder(keras.layers.Layer):
     Call arguments:
         inputs: char ids ``int32 [batch, tokens, max_characters_per_token]`` from
             ``elmo_lib.text.char_ids`` (``token_input="chars"``) or ``vocab id + 1`` ``[batch,
-            tokens]`` with 0 = padding (``token_input="words"``). Padding must be at the end.
+            tokens]`` with 0 = padding (``token_input="words"``). Padding may be anywhere in a
+            row (after, before or between the tokens, e.g. ``keras.utils.pad_sequences``'
+            default ``padding="pre"``): a row's tokens are read in order as one sentence and
+            each gets the vectors it has with the padding at the end.
         training: enables dropout.
 
     Returns:
@@ -282,6 +285,8 @@ class BiLMEncoder(keras.layers.Layer):
         self.backward_layers = [LSTMP(c.lstm_dim, c.projection_dim, c.cell_clip, c.proj_clip,
                                       name=f"backward_lstm_{k}") for k in range(c.n_layers)]
         self.dropout_layer = keras.layers.Dropout(c.dropout)
+        if not self.trainable:  # from a config: the sublayers above start trainable
+            set_trainable(self, False)
 
     @property
     def output_keys(self) -> list[str]:
@@ -365,6 +370,15 @@ class BiLMEncoder(keras.layers.Layer):
         inputs = ops.cast(inputs, "int32")
         if self.config.token_input == "chars":
             self._check_char_shape(inputs.shape)
+        given_mask = self.token_mask(inputs)
+        # Padding may sit anywhere (keras.utils.pad_sequences pads at the front by default): the
+        # model reads each sentence's tokens moved to the front, in order, and the outputs go
+        # back to the positions they came from. A permutation (identity for end padding): cheap,
+        # and it works eagerly, in tf.function and under XLA alike.
+        where = positions_after_compaction(given_mask)
+        order = ops.argsort(where, axis=1)
+        index = order[..., None] if self.config.token_input == "chars" else order
+        inputs = ops.take_along_axis(inputs, index, axis=1)
         mask = self.token_mask(inputs)
         if self.add_boundaries:
             lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
@@ -379,9 +393,11 @@ class BiLMEncoder(keras.layers.Layer):
         if self.add_boundaries:
             time = ops.shape(inputs)[1]
             layers = [h[:, 1:time + 1] for h in layers]
-        weights = ops.cast(mask, layers[0].dtype)[..., None]
-        outputs = {key: h * weights for key, h in zip(self.output_keys, layers)}
-        outputs["mask"] = mask
+        back = where[..., None]
+        weights = ops.cast(given_mask, layers[0].dtype)[..., None]
+        outputs = {key: ops.take_along_axis(h, back, axis=1) * weights
+                   for key, h in zip(self.output_keys, layers)}
+        outputs["mask"] = given_mask
         return outputs
 
     def compute_output_spec(self, inputs, training=None):
@@ -430,6 +446,18 @@ def build_encoder(config: BiLMConfig, name: str = "bilm_encoder") -> keras.Model
         inputs = keras.Input((None,), dtype="int32", name="token_ids")
     outputs = BiLMEncoder(config, name="bilm")(inputs)
     return keras.Model(inputs, outputs, name=name)
+
+
+def require_char_model(config: BiLMConfig, caller: str) -> None:
+    """Raise the one ``ValueError`` of every entry point that needs a character biLM.
+
+    ``ELMo``, ``embed_file`` (and ``elmo-lib embed``) and ``export_hub`` read strings or char ids,
+    which a word-level biLM (``token_input="words"``, an embedding over vocabulary ids) cannot.
+    """
+    if config.token_input != "chars":
+        raise ValueError(f"{caller} needs a character-input biLM (token_input='chars'), received "
+                         f"a model with token_input={config.token_input!r} (a word-level biLM "
+                         "reads vocabulary ids, not strings or char ids)")
 
 
 def encoder_layer(model: keras.Model) -> BiLMEncoder:
@@ -486,6 +514,8 @@ class BiLMTrainer(keras.Model):
         self.backward_loss_tracker = keras.metrics.Mean(name="backward_loss")
         self.input_key = "char_ids" if config.token_input == "chars" else "token_ids"
         self._carried = None  # the LSTM state between stateful training batches (not a weight)
+        if not self.trainable:
+            set_trainable(self, False)
 
     def build(self, input_shape=None):
         c = self.config

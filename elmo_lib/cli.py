@@ -45,12 +45,27 @@ def _positive_float(value: str) -> float:
 
 
 def read_sentences(path: str | os.PathLike) -> list[list[str]]:
-    """One whitespace-tokenized sentence per line of a UTF-8 file (blank lines are skipped)."""
+    """One sentence per line of a UTF-8 file, tokens by ``elmo_lib.text.split_tokens`` (Unicode
+    whitespace; lines end at ``"\\n"`` only); lines without tokens are skipped.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a line that is not UTF-8 (the message names the file and line).
+    """
+    from elmo_lib import text  # pure Python: cheap
+
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    lines = path.read_text(encoding="utf-8").split("\n")
-    return [line.split() for line in lines if line.strip()]
+    sentences = []
+    for number, line in enumerate(path.read_bytes().split(b"\n"), start=1):
+        try:
+            tokens = text.split_tokens(line.decode("utf-8"))
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{path}, line {number}: invalid UTF-8 ({error.reason})") from error
+        if tokens:
+            sentences.append(tokens)
+    return sentences
 
 
 def _corpus(dataset: str | None, file: str | None, split: str) -> list[list[str]]:
@@ -153,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args, parser) -> dict:
-    from elmo_lib import bilm, corpus, distribute, text, train  # lazy: TF loads only for real work
+    from elmo_lib import bilm, corpus, data, distribute, text, train  # lazy: TF loads for real work
 
     if args.train_file and args.train_shards:
         parser.error("give --train-file or --train-shards, not both")
@@ -172,9 +187,10 @@ def _train(args, parser) -> dict:
         valid_sentences = read_sentences(args.valid_file) if args.valid_file else None
     else:
         valid_sentences = _corpus(args.dataset, None, "valid")
+    stream_tokens: dict[str, int] = {}
     if args.train_shards:  # counted file by file; every worker counts the same files
-        vocab = corpus.streaming_vocabulary(args.train_shards, args.min_count,
-                                                args.max_vocab)
+        vocab = corpus.streaming_vocabulary(args.train_shards, args.min_count, args.max_vocab,
+                                            stream_tokens=stream_tokens)
     else:
         train_data = _corpus(args.dataset, args.train_file, "train")  # sentences
         vocab = text.Vocabulary.from_corpus(train_data, args.min_count, args.max_vocab)
@@ -183,6 +199,12 @@ def _train(args, parser) -> dict:
     config = getattr(bilm.BiLMConfig, args.preset)(**{**overrides, "vocab_size": len(vocab)})
     print(f"config: {json.dumps(config.to_dict())}", flush=True)
     if args.train_shards:  # streamed, this worker's files only (TF_CONFIG), endless
+        own = corpus.worker_shards(args.train_shards)
+        windows = corpus.count_windows(stream_tokens, config.unroll_steps, own)
+        if windows < config.batch_size:  # else the endless stream would never yield a batch
+            raise ValueError(data.too_little_data(
+                windows, sum(stream_tokens[f] for f in own), config.batch_size,
+                config.unroll_steps, where=f"--train-shards ({len(own)} file(s) of this worker)"))
         train_data = corpus.sharded_lm_dataset(
             args.train_shards, vocab, config.batch_size, config.unroll_steps, seed=args.seed,
             repeat=True, include_char_ids=config.token_input == "chars",
@@ -247,8 +269,32 @@ def _embed(args) -> dict:
     return {"input": args.input, "output": args.output, "output_layer": args.output_layer}
 
 
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """Errors that are the user's input, files or model (one line, exit 1), not our bugs:
+    ``ValueError`` (bad input, wrong model, too little data), ``OSError`` (missing, unreadable or
+    unwritable files) and TensorFlow's runtime errors (bad values met inside a graph)."""
+    errors: list[type[BaseException]] = [OSError, ValueError]
+    tf = sys.modules.get("tensorflow")  # only loaded by the commands that compute
+    if tf is not None:
+        errors.append(tf.errors.OpError)
+    return tuple(errors)
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's message on one line (TensorFlow's carry a graph trace after the first)."""
+    message = getattr(error, "message", None) if not isinstance(error, OSError) else None
+    lines = [line.strip() for line in str(message or error).splitlines() if line.strip()]
+    if message is not None:  # a TF OpError: its first line is the message
+        lines = lines[:1]
+    return " ".join(lines) or type(error).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 on success)."""
+    """Run the command line; returns the exit code (0 on success).
+
+    Every expected error (bad input, missing file, wrong model, too little data: see
+    ``_expected_errors``) prints one line ``elmo-lib <command>: error: ...`` on stderr and returns
+    1; ``argparse`` usage errors exit 2."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -259,8 +305,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = _evaluate(args)
         else:
             result = _embed(args)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"elmo-lib {args.command}: error: {error}", file=sys.stderr)
+    except Exception as error:  # expected kinds only: the rest re-raise
+        if not isinstance(error, _expected_errors()):
+            raise
+        print(f"elmo-lib {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return 1
     print(json.dumps(result))
     return 0

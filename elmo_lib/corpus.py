@@ -89,13 +89,30 @@ def tf_char_ids(tokens: tf.Tensor,
     return tf.where((tokens == text.EOS_TOKEN)[..., None], eos, ids)
 
 
+def tf_split_tokens(sentences: tf.Tensor) -> tf.RaggedTensor:
+    """:func:`elmo_lib.text.split_tokens` in TensorFlow ops: ``tf.string [...]`` -> ragged tokens.
+
+    Every run of Unicode whitespace (``text.WHITESPACE``, as ``str.isspace``) becomes one ASCII
+    space (``tf.strings.regex_replace`` with ``text.WHITESPACE_REGEX``), then the string is split
+    on spaces with empty pieces dropped. ``tf.strings.split`` alone splits on ASCII whitespace
+    only, so a no-break space (U+00A0) stayed inside a token. Invalid UTF-8 bytes are never
+    whitespace (a lone ``0x85`` byte is not U+0085).
+
+    Returns:
+        ``tf.RaggedTensor`` of ``tf.string``, one more (ragged) axis than ``sentences``.
+    """
+    sentences = tf.convert_to_tensor(sentences, tf.string)
+    spaced = tf.strings.regex_replace(sentences, text.WHITESPACE_REGEX, " ")
+    return tf.strings.split(spaced)  # ASCII whitespace only is left: the spaces put above
+
+
 def _file_windows(unroll_steps: int):
     """filename -> dataset of token windows ``string [T + 2]`` cut from that file's stream."""
     width = unroll_steps + 2
 
     def sentences(filename):
         lines = tf.data.TextLineDataset(filename)
-        tokens = lines.map(tf.strings.split)  # ASCII whitespace, as bytes.split()
+        tokens = lines.map(tf_split_tokens)  # text.split_tokens' rule
         tokens = tokens.filter(lambda t: tf.size(t) > 0)
         return tokens.map(lambda t: tf.concat([[text.BOS_TOKEN], t, [text.EOS_TOKEN]], 0))
 
@@ -136,7 +153,8 @@ def sharded_lm_dataset(
     sentence per line). Pipeline: sorted files -> this worker's files (``shard`` *before* reading:
     worker ``i`` of ``W`` takes files ``i, i+W, ...``, see :func:`worker_shards`) -> file order
     shuffled with ``seed`` (new order each epoch) -> ``interleave`` of ``cycle_length`` files ->
-    per file: lines split on ASCII whitespace, empty lines dropped, ``<S> w1 .. wn </S>`` streamed
+    per file: lines split by :func:`tf_split_tokens` (the rule of ``text.split_tokens``), empty
+    lines dropped, ``<S> w1 .. wn </S>`` streamed
     into windows exactly as :func:`elmo_lib.data.lm_dataset` cuts them (window ``k`` of a file
     starts at ``j = k*T``: inputs ``s[j+1 : j+1+T]``, next ``s[j+2 : j+2+T]``, previous
     ``s[j : j+T]``; the last partial window of each file is dropped, so ``mask`` is all 1) ->
@@ -161,6 +179,10 @@ def sharded_lm_dataset(
         num_workers, worker_index: this process's part; both ``None`` reads ``TF_CONFIG``.
         cycle_length: files read at once (interleaved window by window).
         repeat: cycle over this worker's files forever (pass ``steps_per_epoch`` to ``fit``).
+            Files that give fewer than ``batch_size`` windows in all would then never yield a
+            batch (an endless empty loop that this lazy pipeline cannot see): count them first,
+            as ``elmo-lib train --train-shards`` does, with ``streaming_vocabulary(...,
+            stream_tokens=counts)`` and :func:`count_windows`.
         max_characters_per_token: ``C``.
         include_char_ids, include_token_ids: which inputs to produce.
 
@@ -226,12 +248,29 @@ def sharded_lm_dataset(
 
 
 # --------------------------------------------------------------------- streaming vocabulary
-def _file_tokens(path: str) -> Iterator[list[bytes]]:
+def _file_tokens(path: str) -> Iterator[list[str]]:
+    """The non-empty lines of a UTF-8 file as :func:`elmo_lib.text.split_tokens` tokens (lines
+    end at ``"\\n"`` only, as ``tf.data.TextLineDataset``). Raises ``ValueError`` naming the file
+    and line for bytes that are not UTF-8."""
     with tf.io.gfile.GFile(path, "rb") as handle:
-        for line in handle:
-            tokens = line.split()  # ASCII whitespace: the same split as tf.strings.split
+        for number, line in enumerate(handle, start=1):
+            try:
+                decoded = line.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ValueError(f"{path}, line {number}: invalid UTF-8 ({error.reason} at "
+                                 f"byte {error.start} of the line)") from error
+            tokens = text.split_tokens(decoded)
             if tokens:
                 yield tokens
+
+
+def count_windows(stream_tokens: dict[str, int], unroll_steps: int,
+                  files: Sequence[str] | None = None) -> int:
+    """Windows :func:`sharded_lm_dataset` cuts from ``files`` (default: all), given each file's
+    stream length (``<S> w1 .. wn </S>`` per non-empty line: ``streaming_counts(...,
+    stream_tokens=...)`` fills it): ``(N_file - 2) // unroll_steps`` per file."""
+    files = list(stream_tokens) if files is None else files
+    return sum(max(stream_tokens.get(f, 0) - 2, 0) // unroll_steps for f in files)
 
 
 def _prune(counts: Counter, keep: int) -> int:
@@ -250,7 +289,8 @@ def _prune(counts: Counter, keep: int) -> int:
 
 
 def streaming_counts(file_pattern: str | Sequence[str],
-                     max_memory_tokens: int | None = 5_000_000) -> tuple[Counter, int, int]:
+                     max_memory_tokens: int | None = 5_000_000, *,
+                     stream_tokens: dict | None = None) -> tuple[Counter, int, int]:
     """Token counts of a sharded corpus, read one file and one line at a time.
 
     Exact while the number of distinct tokens stays within ``max_memory_tokens = k`` (the 1B Word
@@ -263,9 +303,18 @@ def streaming_counts(file_pattern: str | Sequence[str],
     is at most ``N / (k // 2 + 1)``. Counts are never overestimated, and a token whose true count
     exceeds that bound is always kept. Memory: at most ``k`` entries plus one line.
 
+    Tokens are :func:`elmo_lib.text.split_tokens` of each line (Unicode whitespace).
+
+    Args:
+        stream_tokens: if given, a dict filled with ``file -> stream tokens`` (words plus
+            ``<S>``/``</S>`` per non-empty line), for :func:`count_windows`.
+
     Returns:
         ``(counts, total_tokens, max_undercount)``; ``max_undercount`` is 0 when exact, else the sum
         of the ``d``'s (the error bound actually reached, at most ``N / (k // 2 + 1)``).
+
+    Raises:
+        ValueError: a line that is not UTF-8 (the message names the file and line).
     """
     if max_memory_tokens is not None and (isinstance(max_memory_tokens, bool)
                                           or not isinstance(max_memory_tokens, int)
@@ -275,28 +324,27 @@ def streaming_counts(file_pattern: str | Sequence[str],
     counts: Counter = Counter()
     total, undercount = 0, 0
     for path in list_shards(file_pattern):
+        file_tokens = 0
         for tokens in _file_tokens(path):
             counts.update(tokens)
             total += len(tokens)
+            file_tokens += len(tokens) + 2
             if max_memory_tokens is not None and len(counts) > max_memory_tokens:
                 undercount += _prune(counts, max_memory_tokens // 2)
-    decoded: Counter = Counter()
-    for token, count in counts.items():
-        try:
-            decoded[token.decode("utf-8")] = count
-        except UnicodeDecodeError as error:
-            raise ValueError(f"token {token[:40]!r} in {file_pattern!r} is not valid UTF-8") \
-                from error
-    return decoded, total, undercount
+        if stream_tokens is not None:
+            stream_tokens[path] = file_tokens
+    return counts, total, undercount
 
 
 def streaming_vocabulary(file_pattern: str | Sequence[str], min_count: int = 1,
                          max_size: int | None = None, *,
                          max_memory_tokens: int | None = 5_000_000,
-                         path: str | os.PathLike | None = None) -> text.Vocabulary:
+                         path: str | os.PathLike | None = None,
+                         stream_tokens: dict | None = None) -> text.Vocabulary:
     """A :class:`~elmo_lib.text.Vocabulary` counted file by file (see :func:`streaming_counts`).
 
-    Tokens are split on ASCII whitespace, as :func:`sharded_lm_dataset` splits them. When the count
+    Tokens are :func:`elmo_lib.text.split_tokens` of each line (Unicode whitespace), as
+    :func:`sharded_lm_dataset` splits them (:func:`tf_split_tokens`). When the count
     is exact (no more distinct tokens than ``max_memory_tokens``), the result equals
     ``Vocabulary.from_corpus`` on the same sentences. Otherwise counts may be low by at most
     ``N / (max_memory_tokens // 2 + 1)`` (a warning says by how much), which can drop tokens near
@@ -308,11 +356,16 @@ def streaming_vocabulary(file_pattern: str | Sequence[str], min_count: int = 1,
         max_size: maximum size including ``<S>``, ``</S>``, ``<UNK>``.
         max_memory_tokens: distinct tokens held in memory at most (``None``: unbounded).
         path: also write the vocabulary there (bilm-tf format, one token per line).
+        stream_tokens: filled with each file's stream length (see :func:`streaming_counts`).
 
     Returns:
         the vocabulary.
+
+    Raises:
+        ValueError: a line that is not UTF-8 (the message names the file and line).
     """
-    counts, total, undercount = streaming_counts(file_pattern, max_memory_tokens)
+    counts, total, undercount = streaming_counts(file_pattern, max_memory_tokens,
+                                                 stream_tokens=stream_tokens)
     if undercount:
         logger.warning("streaming_vocabulary: more than %d distinct tokens; counts are low by at "
                        "most %d of %d tokens (Misra-Gries bound)", max_memory_tokens, undercount,

@@ -507,6 +507,15 @@ def lm_steps_per_epoch(
     return windows // batch_size if drop_remainder else -(-windows // batch_size)
 
 
+def too_little_data(n_windows: int, stream_tokens: int, batch_size: int,
+                    unroll_steps: int, where: str = "the corpus") -> str:
+    """The one message for a corpus too small for one batch: what was found, what one needs."""
+    return (f"{where} gives {n_windows} window(s) of unroll_steps={unroll_steps} tokens "
+            f"({stream_tokens} stream tokens, <S>/</S> included), but one batch needs "
+            f"batch_size={batch_size} windows ({batch_size * unroll_steps + 2} stream tokens): "
+            "give more text or lower batch_size/unroll_steps")
+
+
 def _check_inputs(include_char_ids: bool, include_token_ids: bool) -> None:
     if not (include_char_ids or include_token_ids):
         raise ValueError("include_char_ids and include_token_ids are both False: nothing to feed")
@@ -573,16 +582,19 @@ def lm_dataset(
         ``"previous_token_ids"`` (int32 ``[B, T]``) and ``"mask"`` (float32 ``[B, T]``).
 
     Raises:
-        ValueError: bad sizes, no inputs requested, or a corpus too short for one window.
+        ValueError: bad sizes, no inputs requested, or a corpus too short for one window (with
+            ``drop_remainder``: for one full batch; the message gives the windows and tokens
+            found and what one batch needs). So ``repeat=True`` never yields an endless empty
+            dataset.
     """
     _check_lm_args(batch_size, unroll_steps)
     _check_inputs(include_char_ids, include_token_ids)
     stream, chars, ids = _type_stream(sentences, vocab, max_characters_per_token)
     length, pad = len(stream), len(ids) - 1
     n_windows = _n_windows(length, unroll_steps, drop_remainder)
-    if n_windows == 0:
-        raise ValueError(f"the corpus gives {length} stream tokens, too few for one window of "
-                         f"unroll_steps={unroll_steps} (empty corpus?)")
+    if n_windows == 0 or (drop_remainder and n_windows < batch_size):
+        # An empty dataset would make `repeat=True` loop forever without yielding a batch.
+        raise ValueError(too_little_data(n_windows, length, batch_size, unroll_steps))
     chars_t, ids_t = tf.constant(chars), tf.constant(ids)
     padded = np.full(length + unroll_steps + 2, pad, dtype=np.int32)
     padded[:length] = stream

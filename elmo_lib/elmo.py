@@ -25,8 +25,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from elmo_lib import bilm, text
-from elmo_lib.layers import ScalarMix
+from elmo_lib import bilm, corpus, text
+from elmo_lib.layers import ScalarMix, set_trainable
 
 INPUT_TYPES = ("char_ids", "token_ids", "strings")
 
@@ -59,12 +59,14 @@ def token_strings_char_ids(tokens, max_characters_per_token: int = text.MAX_CHAR
 def string_char_ids(sentences, max_characters_per_token: int = text.MAX_CHARACTERS_PER_TOKEN):
     """Char ids ``int32 [B, T, C]`` of 1-D ``tf.string`` sentences split on whitespace.
 
-    The TF Hub ELMo ``default`` signature's input: one string per sentence, tokens separated by
-    whitespace (runs of ASCII spaces, tabs, newlines count as one separator, leading/trailing
-    whitespace is ignored; for ASCII whitespace this is Python's ``str.split()``). Equal to
-    ``text.char_ids([s.split() for s in sentences])``; rows past a sentence's end are zeros.
+    The TF Hub ELMo ``default`` signature's input: one string per sentence, split by the rule of
+    :func:`elmo_lib.text.split_tokens` (runs of ASCII or Unicode whitespace, as ``str.isspace``,
+    separate tokens; leading/trailing whitespace is ignored), in TensorFlow ops
+    (:func:`elmo_lib.corpus.tf_split_tokens`). Equal to
+    ``text.char_ids([text.split_tokens(s) for s in sentences])``; rows past a sentence's end are
+    zeros.
     """
-    tokens = tf.strings.split(tf.convert_to_tensor(sentences, tf.string))
+    tokens = corpus.tf_split_tokens(sentences)
     ids = tokens.with_flat_values(token_strings_char_ids(tokens.flat_values,
                                                          max_characters_per_token))
     return ids.to_tensor(default_value=0, shape=[None, None, max_characters_per_token])
@@ -73,18 +75,24 @@ def string_char_ids(sentences, max_characters_per_token: int = text.MAX_CHARACTE
 # --------------------------------------------------------------------------------------------
 # The layer
 # --------------------------------------------------------------------------------------------
-def _as_encoder(encoder) -> bilm.BiLMEncoder:
-    """A ``BiLMEncoder`` that adds sentence boundaries, from any of the accepted forms."""
+def _as_encoder(encoder, caller: str = "ELMo") -> bilm.BiLMEncoder:
+    """A character ``BiLMEncoder`` that adds sentence boundaries, from any of the accepted forms;
+    a word-level biLM raises ``bilm.require_char_model``'s ``ValueError`` (naming ``caller``)."""
     if isinstance(encoder, dict) and "class_name" in encoder:
         encoder = keras.saving.deserialize_keras_object(encoder)
-    if isinstance(encoder, (bilm.BiLMConfig, dict)):
+    if isinstance(encoder, dict):
+        encoder = bilm.BiLMConfig.from_dict(encoder)
+    if isinstance(encoder, bilm.BiLMConfig):
+        bilm.require_char_model(encoder, caller)
         return bilm.BiLMEncoder(encoder, name="bilm")
     if isinstance(encoder, bilm.BiLMTrainer):
+        bilm.require_char_model(encoder.config, caller)  # before copying any weight
         return bilm.encoder_layer(bilm.encoder_from_trainer(encoder))
     if not isinstance(encoder, keras.layers.Layer):
         raise ValueError("`encoder` must be a model from bilm.build_encoder, a BiLMEncoder, a "
                          f"BiLMTrainer or a BiLMConfig, received encoder={encoder!r}")
     layer = bilm.encoder_layer(encoder)
+    bilm.require_char_model(layer.config, caller)
     if not layer.add_boundaries:
         raise ValueError("`encoder` is a BiLMEncoder with add_boundaries=False (a training "
                          "encoder): use bilm.encoder_from_trainer(trainer) or the trainer itself")
@@ -111,6 +119,9 @@ class ELMo(keras.layers.Layer):
     its dropout off); the scalar mix trains independently of it. The layer shares the encoder's
     weights (no copy): freezing sets ``trainable=False`` on that encoder layer, and setting
     ``trainable`` on the ELMo layer itself sets it for all its sublayers (Keras semantics).
+    The trainable set (biLM, mix, the layer itself, including parts frozen after construction)
+    is kept by ``get_config``/``from_config``, ``.keras`` save/load (the optimizer state loads
+    too) and ``save_weights``/``load_weights`` (see :func:`elmo_lib.layers.set_trainable`).
 
     Inputs (``input_type``):
 
@@ -123,10 +134,14 @@ class ELMo(keras.layers.Layer):
       outside ``0..len(idx2word)-1`` raises ``ValueError`` when called eagerly; inside a compiled
       function (``fit``/``predict``) TensorFlow's gather raises ``InvalidArgumentError``
       ("indices[...] = ... is not in [0, V)") on CPU (on GPU it would give zeros).
-    - ``"strings"``: ``tf.string [B]``, one sentence per string, split on whitespace like the TF
+    - ``"strings"``: ``tf.string [B]``, one sentence per string, split on (Unicode) whitespace by
+      :func:`elmo_lib.text.split_tokens`' rule, like the TF
       Hub ``default`` signature (see :func:`string_char_ids`).
 
-    Padding must be at the end of each sentence.
+    Padding rows (char ids all 0, token id ``padding_id``) may be anywhere in a sentence:
+    before its tokens (``keras.utils.pad_sequences``' default ``padding="pre"``), after them or
+    between them; the tokens are read in order as one sentence and get the same vectors as with
+    the padding at the end (``BiLMEncoder`` moves them to the front and the outputs back).
 
     Args:
         encoder: a model from :func:`elmo_lib.bilm.build_encoder`, a ``BiLMEncoder``, a
@@ -165,9 +180,7 @@ class ELMo(keras.layers.Layer):
         super().__init__(**kwargs)
         self.encoder = _as_encoder(encoder)
         config = self.encoder.config
-        if config.token_input != "chars":
-            raise ValueError("ELMo needs a character-input biLM, received an encoder with "
-                             f"token_input={config.token_input!r}")
+        bilm.require_char_model(config, "ELMo")
         n_layers = config.n_layers
         modes = ["word_emb", *[f"lstm_outputs{k + 1}" for k in range(n_layers)], "elmo",
                  "default"]
@@ -198,13 +211,16 @@ class ELMo(keras.layers.Layer):
         self.l2_coefficient = float(l2_coefficient)
         self.scalar_mix_trainable = bool(scalar_mix_trainable)
         self.bilm_trainable = bool(bilm_trainable)
-        self.encoder.trainable = self.bilm_trainable
+        # Not `encoder.trainable = ...`: that skips the sublayers when the value is unchanged.
+        set_trainable(self.encoder, self.bilm_trainable)
         self.scalar_mix = None
         if output_mode in ("elmo", "default"):
             self.scalar_mix = ScalarMix(n_layers + 1, layer_norm=self.layer_norm,
                                         l2_coefficient=self.l2_coefficient,
                                         trainable_weights_fixed=not self.scalar_mix_trainable,
                                         name="scalar_mix")
+        if not self.trainable:  # a frozen ELMo layer (e.g. from its config) freezes everything
+            set_trainable(self, False)
         self.supports_masking = output_mode != "default"
         # Strings and the fast char CNN's unique/dynamic shapes are not XLA-compilable.
         self.supports_jit = False
@@ -297,7 +313,7 @@ class ELMo(keras.layers.Layer):
             # Functional construction: keras ops can't split strings; the real mask is attached
             # when the model runs (Keras propagates masks on the tensors at call time).
             return None
-        return tf.strings.split(self._convert(inputs)).to_tensor(default_value="") != ""
+        return corpus.tf_split_tokens(self._convert(inputs)).to_tensor(default_value="") != ""
 
     def compute_output_shape(self, input_shape):
         batch = input_shape[0]
@@ -319,8 +335,11 @@ class ELMo(keras.layers.Layer):
             "padding_id": self.padding_id,
             "layer_norm": self.layer_norm,
             "l2_coefficient": self.l2_coefficient,
-            "scalar_mix_trainable": self.scalar_mix_trainable,
-            "bilm_trainable": self.bilm_trainable,
+            # The current state, so freezing or unfreezing a part after construction survives a
+            # round trip (the constructor arguments alone would restore the initial state).
+            "scalar_mix_trainable": self.scalar_mix_trainable and (
+                self.scalar_mix is None or self.scalar_mix.trainable),
+            "bilm_trainable": self.encoder.trainable,
         }
 
     @classmethod
@@ -350,7 +369,14 @@ _SENTENCE_TO_INDEX = "sentence_to_index"
 
 
 def _resolve_encoder(model) -> bilm.BiLMEncoder:
-    """An inference ``BiLMEncoder`` from a model object or a run directory of ``train_bilm``."""
+    """An inference character ``BiLMEncoder`` from a model object or a run directory of
+    ``train_bilm``; a word-level model raises ``bilm.require_char_model``'s ``ValueError``."""
+    encoder = _any_encoder(model)
+    bilm.require_char_model(encoder.config, "embed_file")
+    return encoder
+
+
+def _any_encoder(model) -> bilm.BiLMEncoder:
     if isinstance(model, (str, os.PathLike)):
         path = pathlib.Path(model)
         if not path.is_dir():
@@ -362,7 +388,7 @@ def _resolve_encoder(model) -> bilm.BiLMEncoder:
         return bilm.encoder_layer(bilm.encoder_from_trainer(trainer))
     if isinstance(model, ELMo):
         return model.encoder
-    return _as_encoder(model)
+    return _as_encoder(model, "embed_file")
 
 
 def _model_fingerprint(encoder: bilm.BiLMEncoder) -> str:
@@ -500,7 +526,8 @@ def embed_file(input_path: str | os.PathLike, output_path: str | os.PathLike, mo
     """Embed every sentence of a text file with the biLM and write the vectors to HDF5.
 
     The layout of AllenNLP's ``allennlp elmo`` command, so its readers work unchanged: the input
-    has one sentence per line, tokens separated by whitespace (``line.strip().split()``); the
+    has one sentence per line (lines end at ``"\\n"``), tokens separated by whitespace as
+    :func:`elmo_lib.text.split_tokens` (ASCII and Unicode); the
     output has one float32 dataset per line, named by the line index (``"0"``, ``"1"``, ...), of
     shape ``(n_layers + 1, n_tokens, 2P)`` for ``"all"`` (layer 0 = the token embedding
     duplicated, ``[x; x]``) or ``(n_tokens, 2P)`` for ``"top"`` (the last LSTM layer) and
@@ -536,7 +563,8 @@ def embed_file(input_path: str | os.PathLike, output_path: str | os.PathLike, mo
 
     Raises:
         ValueError: bad ``output_layer``/``batch_size``/``max_tokens_per_batch``, a file that is
-            not UTF-8 (the message names the line), or a ``model`` of the wrong kind.
+            not UTF-8 (the message names the line), or a ``model`` of the wrong kind (a
+            word-level biLM: "embed_file needs a character-input biLM ...", checked first).
         FileNotFoundError: ``input_path`` does not exist.
     """
     from tqdm.auto import tqdm
@@ -547,18 +575,18 @@ def embed_file(input_path: str | os.PathLike, output_path: str | os.PathLike, mo
     for name, value in (("batch_size", batch_size), ("max_tokens_per_batch", max_tokens_per_batch)):
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ValueError(f"`{name}` must be a positive integer, received {name}={value!r}")
+    encoder = _resolve_encoder(model)  # up front: a wrong model fails before any work
     input_path, output_path = pathlib.Path(input_path), pathlib.Path(output_path)
     raw = input_path.read_bytes()
-    try:
-        with open(input_path, encoding="utf-8") as handle:
+    try:  # lines end at "\n" only (text.split_tokens' rule; "\r" is whitespace)
+        with open(input_path, encoding="utf-8", newline="\n") as handle:
             sentences = [line.strip() for line in handle]
     except UnicodeDecodeError as error:
         line = raw[:error.start].count(b"\n") + 1
         raise ValueError(f"{input_path}: invalid UTF-8 on line {line}") from error
-    tokens = [sentence.split() for sentence in sentences]
+    tokens = [text.split_tokens(sentence) for sentence in sentences]
     lengths = [len(t) for t in tokens]
 
-    encoder = _resolve_encoder(model)
     n_layers, width = encoder.config.n_layers, 2 * encoder.config.projection_dim
     attrs = {"output_layer": output_layer, "n_sentences": len(sentences),
              "input_sha256": hashlib.sha256(raw).hexdigest(),

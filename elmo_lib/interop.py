@@ -29,9 +29,9 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from elmo_lib import text
-from elmo_lib.bilm import BiLMConfig, BiLMEncoder, build_encoder, encoder_layer
-from elmo_lib.layers import ScalarMix
+from elmo_lib import corpus, text
+from elmo_lib.bilm import BiLMConfig, BiLMEncoder, build_encoder, encoder_layer, require_char_model
+from elmo_lib.layers import ScalarMix, set_trainable
 
 FORGET_BIAS = 1.0  # TF1 LSTMCell's run-time forget bias, folded into our bias on load
 
@@ -318,13 +318,17 @@ def tf_char_ids(tokens, max_characters_per_token: int = text.MAX_CHARACTERS_PER_
 
 
 def split_sentences(strings):
-    """Split 1-D ``tf.string`` sentences on spaces (empty pieces dropped), as ``google/elmo``.
+    """Split 1-D ``tf.string`` sentences into tokens by :func:`elmo_lib.text.split_tokens`' rule.
+
+    Runs of ASCII or Unicode whitespace (``str.isspace``) separate tokens
+    (:func:`elmo_lib.corpus.tf_split_tokens`). ``google/elmo/3`` splits on ASCII spaces only, so
+    there a tab or a no-break space stays inside a token; ours follows the rule of every other
+    path of ``elmo_lib``.
 
     Returns:
         ``(tokens [B, T] padded with "", sequence_len [B] int32)``.
     """
-    pieces = tf.strings.split(tf.convert_to_tensor(strings, tf.string), sep=" ")
-    pieces = tf.ragged.boolean_mask(pieces, tf.strings.length(pieces) > 0)
+    pieces = corpus.tf_split_tokens(tf.convert_to_tensor(strings, tf.string))
     return pieces.to_tensor(default_value=""), tf.cast(pieces.row_lengths(), tf.int32)
 
 
@@ -378,7 +382,8 @@ def export_hub(encoder, path) -> str:
     """Export our biLM as a SavedModel with ``google/elmo/3``'s signatures and output keys.
 
     Signatures:
-        ``default``: ``strings`` ``[B]`` tf.string, each sentence split on spaces.
+        ``default``: ``strings`` ``[B]`` tf.string, each sentence split on whitespace by
+            :func:`split_sentences` (ASCII and Unicode; ``google/elmo/3``: ASCII spaces).
         ``tokens``: ``tokens`` ``[B, T]`` tf.string padded with ``""``, ``sequence_len`` ``[B]``
         int32 (tokens at positions ``>= sequence_len`` are ignored, whatever they hold).
 
@@ -397,12 +402,13 @@ def export_hub(encoder, path) -> str:
 
     Returns:
         ``path`` as a string.
+
+    Raises:
+        ValueError: a word-level biLM (``bilm.require_char_model``'s message).
     """
     source = encoder_layer(encoder)
     config = source.config
-    if config.token_input != "chars":
-        raise ValueError("export_hub needs a character model (token_input='chars'); received "
-                         f"token_input={config.token_input!r}, which would need a vocabulary")
+    require_char_model(config, "export_hub")
     layer = BiLMEncoder(config, add_boundaries=True, name="bilm")
     layer.build((None, None, config.max_characters_per_token))
     layer.set_weights(source.get_weights())
@@ -477,7 +483,8 @@ class HubELMo(keras.layers.Layer):
 
     Args:
         handle: local directory, ``https://tfhub.dev/...`` URL or hub handle.
-        signature: ``"default"`` (1-D sentences, split on spaces) or ``"tokens"``.
+        signature: ``"default"`` (1-D sentences; our export splits them by
+            :func:`split_sentences`, Google's module on ASCII spaces) or ``"tokens"``.
         output_mode: ``"word_emb"``, ``"lstm_outputs1"``, ``"lstm_outputs2"``, ``"elmo"`` (mix,
             ``[B, T, 2P]``) or ``"default"`` (mean of the mix over tokens, ``[B, 2P]``).
         layer_norm: passed to the ``ScalarMix``.
@@ -514,6 +521,8 @@ class HubELMo(keras.layers.Layer):
         self.supports_masking = True
         self.scalar_mix = (ScalarMix(3, layer_norm=layer_norm, name="scalar_mix")
                            if output_mode in ("elmo", "default") else None)
+        if not self.trainable:  # from a config: the scalar mix above starts trainable
+            set_trainable(self, False)
         self._function = None
         self._string_keyword = "strings"
         self._dims = None

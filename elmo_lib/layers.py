@@ -25,6 +25,30 @@ from elmo_lib.lstm import LSTMP, _check_positive, run_lstmps  # noqa: F401  (re-
 _ACTIVATIONS = ("relu", "tanh")
 
 
+def set_trainable(layer: keras.layers.Layer, trainable: bool) -> None:
+    """Set ``trainable`` on ``layer``, every sublayer (at any depth) and their weights.
+
+    ``layer.trainable = value`` does this in Keras 3, except that with the TensorFlow backend an
+    assignment of the value a layer already holds is skipped before the setter runs (the tracking
+    ``__setattr__`` short-circuits ``self.x = self.x``), so it does not reach the sublayers. A
+    composite layer restored from its config (``from_config``, ``.keras`` loading) gets
+    ``trainable=False`` from its config on itself while its sublayers, made afterwards in
+    ``__init__``, start trainable: that unfroze a frozen biLM on reload (the TF Hub ELMo layer's
+    known failure, strongio/keras-elmo#3). Every composite layer of ``elmo_lib`` calls this at the
+    end of ``__init__`` when it is frozen. Introduced in lesson 05.
+
+    Args:
+        layer: any Keras layer or model.
+        trainable: the value to set.
+    """
+    setter = keras.layers.Layer.trainable.fset
+    stack = [layer]
+    while stack:
+        current = stack.pop()
+        setter(current, bool(trainable))  # also sets the layer's own variables' flag
+        stack.extend(getattr(current, "_layers", []))
+
+
 @keras.saving.register_keras_serializable(package="elmo_lib")
 class Highway(keras.layers.Layer):
     """One highway layer: ``y = t * relu(W_h x + b_h) + (1 - t) * x`` with ``t = sigmoid(W_t x + b_t)``.
@@ -165,6 +189,8 @@ class CharCNN(keras.layers.Layer):
         self.highways = [Highway(name=f"highway_{k}") for k in range(n_highway)]
         self.projection = (keras.layers.Dense(projection_dim, name="projection")
                            if projection_dim is not None else None)
+        if not self.trainable:  # from a config: the sublayers above start trainable
+            set_trainable(self, False)
 
     @property
     def output_dim(self) -> int:

@@ -38,8 +38,9 @@ class LSTMP(keras.layers.Layer):
     LSTMP layers in one loop). The state starts at zeros on every call (no state carried between
     batches), so outputs are deterministic.
 
-    Padding must be at the end of each sequence (right padding): then it cannot affect real steps.
-    Padded outputs are set to zero when a mask is given. To run right-to-left, reverse each sequence
+    With a ``mask``, masked steps may be anywhere (left padding from ``keras.utils.pad_sequences``'
+    default, gaps): the real steps run in order from a zero state, as if the padding were at the
+    end, and masked outputs are zero. Without a mask every step is real. To run right-to-left, reverse each sequence
     within its length first (the biLM does this before :func:`run_lstmps`).
 
     Args:
@@ -99,7 +100,14 @@ class LSTMP(keras.layers.Layer):
     def call(self, inputs, mask=None):
         # The input part of every gate for all steps is one big matmul, outside the loop; the
         # recurrence and its gradient are in `_lstmp_recurrence`.
-        return run_lstmps([self], [inputs], mask)[0]
+        if mask is None:
+            return run_lstmps([self], [inputs])[0]
+        # Masked steps may sit anywhere: run the real steps moved to the front, put them back.
+        where = positions_after_compaction(mask)
+        order = ops.argsort(where, axis=1)
+        outputs = run_lstmps([self], [ops.take_along_axis(inputs, order[..., None], axis=1)],
+                             ops.take_along_axis(ops.cast(mask, "bool"), order, axis=1))[0]
+        return ops.take_along_axis(outputs, where[..., None], axis=1)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[1], self.projection_dim)
@@ -279,6 +287,17 @@ def _lstmp_recurrence(projected, recurrent_kernel, projection_kernel, cell_clip,
         return (saved[0], _clip(saved[2][-1], cell_clip)), gradient
 
     return recurrence(projected, recurrent_kernel, projection_kernel)
+
+
+def positions_after_compaction(mask):
+    """For each position of ``mask [B, T]``, where it goes when every row's real steps are moved
+    to the front in order and its masked steps after them: ``int32 [B, T]``, a permutation per
+    row (the identity for right padding). ``argsort`` of it gathers the compacted rows; gathering
+    with it puts outputs back. Used by ``LSTMP`` and ``BiLMEncoder`` (issue: pre-padding)."""
+    real = ops.cast(mask, "int32")
+    n_real = ops.sum(real, axis=1, keepdims=True)
+    return ops.where(ops.cast(mask, "bool"), ops.cumsum(real, axis=1) - 1,
+                     n_real + ops.cumsum(1 - real, axis=1) - 1)
 
 
 def run_lstmps(cells: Sequence[LSTMP], inputs: Sequence, mask=None, compiled: bool = False,

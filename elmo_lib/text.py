@@ -35,6 +35,49 @@ UNK_TOKEN = "<UNK>"
 SPECIAL_TOKENS = (BOS_TOKEN, EOS_TOKEN, UNK_TOKEN)
 
 
+# ----- the tokenization rule: one for every path that splits text ---------------------------
+# Every character ``str.isspace()`` calls whitespace (Unicode White_Space plus the ASCII
+# separators U+001C..U+001F): ASCII space/tab/line breaks, U+0085, U+00A0, U+1680,
+# U+2000..U+200A, U+2028, U+2029, U+202F, U+205F, U+3000. tests/test_text.py checks this list
+# against all code points. Zero-width characters (U+200B, U+FEFF) are not whitespace.
+WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+              "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+# The same set as an RE2 character class run (TensorFlow's tf.strings.regex_replace).
+WHITESPACE_REGEX = "[" + "".join(f"\\x{{{ord(c):04x}}}" for c in WHITESPACE) + "]+"
+
+
+def split_tokens(line: str) -> list[str]:
+    """Tokens of one line of text: the one tokenization rule of ``elmo_lib``.
+
+    A line is cut at every run of whitespace, as ``str.isspace`` defines it (ASCII and Unicode:
+    U+00A0 no-break space, U+2003 em space, U+3000 ideographic space, U+0085 next line, ...; see
+    :data:`WHITESPACE`); leading and trailing whitespace is dropped, and a line of whitespace
+    has no tokens. This is Python's ``line.split()``. Text files are cut into lines at ``"\\n"``
+    only (a ``"\\r"`` before it is whitespace). Every path that splits text follows it: text
+    files (``elmo-lib --train-file``, ``embed_file``), sharded corpora and their streaming
+    vocabulary (``elmo_lib.corpus``, in TensorFlow ops with :data:`WHITESPACE_REGEX`), the
+    ``"strings"`` input of ``elmo_lib.elmo.ELMo`` and the exported TF Hub module's ``default``
+    signature (where ``google/elmo/3`` splits on ASCII spaces only). Introduced in lesson 01.
+
+    Args:
+        line: one line of text.
+
+    Returns:
+        the tokens, non-empty strings without whitespace.
+
+    Raises:
+        TypeError: ``line`` is not a ``str`` (decode bytes as UTF-8 first).
+
+    Example:
+        >>> split_tokens("a\\u00a0b\\u3000 c ")
+        ['a', 'b', 'c']
+    """
+    if not isinstance(line, str):
+        raise TypeError(f"line must be a str (decode bytes as UTF-8 first), received {line!r} "
+                        f"of type {type(line).__name__}")
+    return line.split()
+
+
 def _check_max_characters(max_characters_per_token: int) -> None:
     if isinstance(max_characters_per_token, bool) or not isinstance(
         max_characters_per_token, (int, np.integer)
@@ -275,11 +318,19 @@ class Vocabulary:
             A ``Vocabulary``.
 
         Raises:
-            ValueError: if a sentence is a plain string, or bad ``min_count``/``max_size``.
+            ValueError: if a sentence is a plain string, a token is not what
+                :func:`split_tokens` gives (empty, or containing whitespace: the message names the
+                sentence and position), or bad ``min_count``/``max_size``.
         """
         counts: Counter[str] = Counter()
         for index, sentence in enumerate(sentences):
             _check_sentence(sentence, index)
+            for position, token in enumerate(sentence):
+                if not isinstance(token, str) or split_tokens(token) != [token]:
+                    raise ValueError(
+                        f"sentence {index}, token {position}: {token!r} is not one token of "
+                        "split_tokens (empty, not a str, or it contains whitespace); split each "
+                        "line with elmo_lib.text.split_tokens")
             counts.update(sentence)
         return cls.from_counts(counts, min_count=min_count, max_size=max_size)
 

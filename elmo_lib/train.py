@@ -213,6 +213,16 @@ def make_optimizer(config: BiLMConfig, name: str = "adam", total_steps: int | No
     raise ValueError(f"`optimizer` must be 'adam' or 'adagrad', received optimizer={name!r}")
 
 
+def _check_steps(**steps) -> None:
+    """Step counts must be positive ints (or None): Keras takes 0 as "until the data ends", which
+    on an endless dataset is never."""
+    for name, value in steps.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise ValueError(f"`{name}` must be a positive integer or None, received "
+                             f"{name}={value!r}")
+
+
 def _as_dataset(sentences_or_dataset, vocab, config: BiLMConfig, *, training: bool, seed: int,
                 drop_remainder: bool = False):
     """Sentences -> ``lm_dataset`` (endless and shuffled for training); datasets pass through."""
@@ -313,6 +323,12 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
         epochs: maximum number of epochs.
         steps_per_epoch: batches per epoch (default: one pass over ``train_data`` sentences).
         validation_steps: batches per validation (default: the whole ``valid_data``).
+
+    Raises:
+        ValueError: ``steps_per_epoch``/``validation_steps`` not a positive int; sentences too
+            few for one batch of training windows (stateful or not) or for one validation window
+            (the message gives the windows and stream tokens found and what one batch needs);
+            a vocabulary that does not match ``config.vocab_size``.
         strategy: a ``tf.distribute`` strategy; the model is built and compiled in its scope.
         jit_compile: XLA-compile the train/eval steps.
         seed: weights, dropout, candidate sampling and shuffling seed.
@@ -369,10 +385,13 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
     out.mkdir(parents=True, exist_ok=True)
     runs.clear_marker(out)
     keras.utils.set_random_seed(seed)
+    _check_steps(steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
     train_ds, default_steps = _as_dataset(train_data, vocab, config, training=True, seed=seed)
     steps_per_epoch = steps_per_epoch or default_steps
     if steps_per_epoch is None:
         raise ValueError("`steps_per_epoch` is required when `train_data` is a tf.data.Dataset")
+    # Keras reads steps_per_epoch=0 on an endless dataset as "no limit": never pass it on.
+    _check_steps(steps_per_epoch=steps_per_epoch)
     valid_ds = None
     if valid_data is not None:
         valid_ds, _ = _as_dataset(valid_data, vocab, config, training=False, seed=seed,
@@ -509,6 +528,7 @@ def evaluate_perplexity(trainer: BiLMTrainer, dataset, steps: int | None = None,
         dict ``forward``, ``backward``, ``mean``, ``geometric_mean`` (perplexities),
         ``forward_loss``, ``backward_loss`` (nats per token) and ``tokens``.
     """
+    _check_steps(steps=steps)
     if not isinstance(dataset, tf.data.Dataset):
         if vocab is None:
             raise ValueError("evaluate_perplexity needs `vocab` when `dataset` is sentences")

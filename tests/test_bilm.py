@@ -6,6 +6,7 @@ import json
 import keras
 import numpy as np
 import pytest
+from layer_checks import check_trainable_round_trip
 
 from elmo_lib import bilm, text
 
@@ -185,3 +186,29 @@ def test_word_level_boundaries_use_the_configured_vocab_ids():
     np.testing.assert_allclose(direct[0], framed[0, 1:-1], atol=1e-6)
     assert "char_cnn" not in config.to_options()
     assert bilm.BiLMConfig.from_options(config.to_options()).token_input == "words"
+
+
+# Frozen stays frozen (issue 18, part 1): the encoder layer, the encoder model, the trainer.
+@pytest.mark.parametrize("trainable", [True, False])
+def test_encoder_layer_keeps_its_trainable_set(trainable, tmp_path):
+    keras.utils.set_random_seed(0)
+    layer = bilm.BiLMEncoder(bilm.BiLMConfig.tiny(), trainable=trainable)
+    check_trainable_round_trip(layer, text.char_ids([["ab", "c"], ["d"]]), tmp_path,
+                               expected_trainable=29 if trainable else 0,
+                               output_key="lstm_outputs2")
+
+
+@pytest.mark.parametrize("trainable", [True, False])
+def test_encoder_model_and_trainer_keep_their_trainable_set(trainable, tmp_path):
+    model = bilm.build_encoder(bilm.BiLMConfig.tiny())
+    model.trainable = trainable
+    path = tmp_path / "encoder.keras"
+    model.save(path)
+    expected = 29 if trainable else 0
+    assert len(keras.saving.load_model(path).trainable_weights) == expected
+    trainer = bilm.BiLMTrainer(bilm.BiLMConfig.tiny(), trainable=trainable)
+    trainer.build()
+    clone = bilm.BiLMTrainer.from_config(trainer.get_config())
+    clone.build()
+    expected += 2 if trainable else 0  # the softmax kernel and bias
+    assert len(trainer.trainable_weights) == len(clone.trainable_weights) == expected

@@ -115,3 +115,33 @@ def test_train_data_options_are_checked(extra, message, capsys):
         cli.main(["train", "--output", "x", *extra])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_too_little_data_is_one_line_with_the_counts(tmp_path, capsys):
+    """Issue 18, part 2: --train-file and --train-shards on a corpus smaller than one batch."""
+    small = tmp_path / "small.txt"
+    small.write_text("a a a a a a a a\n", encoding="utf-8")
+    for source in (["--train-file", str(small)],
+                   ["--train-shards", str(tmp_path / "small*"), "--steps-per-epoch", "3"]):
+        code = cli.main(["train", *source, "--preset", "tiny", "--epochs", "1",
+                         "--output", str(tmp_path / "run")])
+        err = capsys.readouterr().err
+        assert code == 1, err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+        assert "1 window(s)" in err and "10 stream tokens" in err and "batch_size=8" in err
+
+
+def test_tensorflow_runtime_errors_become_one_line(capsys, monkeypatch):
+    """Issue 18, part 4: an error TensorFlow raises inside a graph (multi-line, with a trace)
+    is an expected error: one line on stderr, exit 1."""
+    import tensorflow as tf
+
+    def fail(args):
+        raise tf.errors.InvalidArgumentError(None, None, "indices[0,1] = 9 is not in [0, 5)\n"
+                                             "\t [[{{node GatherV2}}]]\nCall stack: ...")
+
+    monkeypatch.setattr(cli, "_embed", fail)
+    code = cli.main(["embed", "in.txt", "out.hdf5", "--model", "m"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err == "elmo-lib embed: error: indices[0,1] = 9 is not in [0, 5)\n"

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from layer_checks import check_layer
+from layer_checks import check_layer, check_trainable_round_trip
 
 from elmo_lib import bilm, elmo, layers, text
 
@@ -493,3 +493,180 @@ def test_embed_file_bad_arguments(encoder, tmp_path):
         elmo.embed_file(bad, tmp_path / "o.h5", encoder)
     with pytest.raises(FileNotFoundError):
         elmo.embed_file(tmp_path / "nope.txt", tmp_path / "o.h5", encoder)
+
+
+# ----- frozen stays frozen (issue 18, part 1) -------------------------------------------------
+# Tiny biLM: char CNN 13 weights (embedding, 3 convolutions x 2, highway 4, projection 2) + 4
+# LSTMs x 4 = 29; the scalar mix has 2 (s, gamma).
+@pytest.mark.parametrize("bilm_trainable, mix_trainable, layer_trainable, expected", [
+    (False, True, True, 2),     # the default: only the mix trains
+    (False, False, True, 0),    # everything frozen by the arguments
+    (True, True, True, 31),     # fine-tuning
+    (True, False, True, 29),
+    (False, True, False, 0),    # the ELMo layer itself frozen (layer.trainable = False)
+    (True, True, False, 0),
+])
+def test_elmo_keeps_its_trainable_set_through_every_save_path(
+        bilm_trainable, mix_trainable, layer_trainable, expected, tmp_path):
+    keras.utils.set_random_seed(0)
+    layer = elmo.ELMo(bilm.BiLMConfig.tiny(), bilm_trainable=bilm_trainable,
+                      scalar_mix_trainable=mix_trainable, trainable=layer_trainable)
+    check_trainable_round_trip(layer, text.char_ids(SENTENCES), tmp_path,
+                               expected_trainable=expected)
+
+
+def test_issue_example_clone_of_a_frozen_elmo_has_two_trainable_weights():
+    layer = elmo.ELMo(bilm.BiLMConfig.tiny())
+    layer(text.char_ids([["a"]]))
+    clone = elmo.ELMo.from_config(layer.get_config())
+    clone(text.char_ids([["a"]]))
+    assert (len(layer.trainable_weights), len(clone.trainable_weights)) == (2, 2)
+
+
+def test_freezing_a_part_after_construction_survives_the_config():
+    layer = elmo.ELMo(bilm.BiLMConfig.tiny(), bilm_trainable=True)
+    layer.encoder.trainable = False      # frozen by hand after construction
+    layer.scalar_mix.trainable = False
+    layer(text.char_ids([["a"]]))
+    clone = elmo.ELMo.from_config(layer.get_config())
+    clone(text.char_ids([["a"]]))
+    assert len(layer.trainable_weights) == len(clone.trainable_weights) == 0
+
+
+# ----- entry points that need a character biLM (issue 18, part 4) ----------------------------
+def _word_run_directory(path, token_input="words"):
+    """A run directory of train_bilm for an (untrained) biLM, without training."""
+    from elmo_lib import train
+
+    config = bilm.BiLMConfig.tiny(token_input=token_input, vocab_size=5)
+    trainer = train.build_trainer(config, jit_compile=False)
+    trainer.optimizer.build(trainer.trainable_variables)
+    path.mkdir()
+    (path / train.CONFIG_FILE).write_text(json.dumps(config.to_dict()))
+    text.Vocabulary(["<S>", "</S>", "<UNK>", "a", "b"]).save(path / train.VOCAB_FILE)
+    trainer.save_weights(path / train.BEST_WEIGHTS)
+    return path
+
+
+@pytest.mark.parametrize("form", ["model", "layer", "trainer", "run_directory"])
+@pytest.mark.parametrize("entry", ["ELMo", "embed_file", "export_hub"])
+def test_every_char_entry_point_refuses_a_word_level_bilm_up_front(entry, form, tmp_path):
+    from elmo_lib import interop, train
+
+    config = bilm.BiLMConfig.tiny(token_input="words", vocab_size=5)
+    model = {"model": lambda: bilm.build_encoder(config),
+             "layer": lambda: bilm.encoder_layer(bilm.build_encoder(config)),
+             "trainer": lambda: train.build_trainer(config, jit_compile=False),
+             "run_directory": lambda: _word_run_directory(tmp_path / "run")}[form]()
+    if form == "run_directory" and entry != "embed_file":
+        pytest.skip("only embed_file reads run directories")
+    (tmp_path / "in.txt").write_text("a b\n", encoding="utf-8")
+    call = {"ELMo": lambda: elmo.ELMo(model),
+            "embed_file": lambda: elmo.embed_file(tmp_path / "in.txt", tmp_path / "o.hdf5",
+                                                  model, progress=False),
+            "export_hub": lambda: interop.export_hub(model, tmp_path / "hub")}[entry]
+    with pytest.raises(ValueError, match=rf"^{entry} needs a character-input biLM "
+                                         r"\(token_input='chars'\).*token_input='words'"):
+        call()
+    assert not (tmp_path / "o.hdf5.partial").exists() and not (tmp_path / "hub").exists()
+
+
+def test_cli_embed_with_a_word_level_run_is_one_line(tmp_path, capsys):
+    from elmo_lib import cli
+
+    run = _word_run_directory(tmp_path / "run")
+    (tmp_path / "in.txt").write_text("a b\n", encoding="utf-8")
+    code = cli.main(["embed", str(tmp_path / "in.txt"), str(tmp_path / "o.hdf5"),
+                     "--model", str(run)])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert err.strip().splitlines() == [
+        "elmo-lib embed: error: embed_file needs a character-input biLM (token_input='chars'), "
+        "received a model with token_input='words' (a word-level biLM reads vocabulary ids, "
+        "not strings or char ids)"]
+
+
+@pytest.mark.parametrize("case", ["not_utf8", "output_dir_missing", "model_dir_missing"])
+def test_cli_embed_expected_errors_are_one_line(case, tmp_path, capsys):
+    from elmo_lib import cli
+
+    encoder_dir = tmp_path / "run"
+    source = tmp_path / "in.txt"
+    source.write_bytes(b"a b\n\xff\n" if case == "not_utf8" else b"a b\n")
+    output = tmp_path / ("missing_dir/o.hdf5" if case == "output_dir_missing" else "o.hdf5")
+    if case != "model_dir_missing":
+        _word_run_directory(encoder_dir, token_input="chars")
+    code = cli.main(["embed", str(source), str(output), "--model", str(encoder_dir)])
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert {"not_utf8": "line 2", "output_dir_missing": "missing_dir",
+            "model_dir_missing": "not a directory"}[case] in err
+
+
+# ----- padding anywhere in a row gives the vectors of the unpadded sentence (issue 18, part 5)
+# Rows of token ids (0 = padding) in every layout; the reference is each sentence run alone,
+# without any padding.
+LAYOUT_ROWS = {
+    "post": [7, 5, 2, 8, 0, 0],
+    "pre": [0, 0, 7, 5, 2, 8],      # keras.utils.pad_sequences' default
+    "between": [7, 0, 5, 2, 0, 8],
+    "both_ends": [0, 7, 5, 2, 8, 0],
+}
+WORDS = [f"w{i}" for i in range(10)]
+
+
+def _alone(encoder, key):
+    tokens = [WORDS[i] for i in (7, 5, 2, 8)]
+    return np.asarray(encoder(text.char_ids([tokens]))[key])[0]
+
+
+@pytest.mark.parametrize("mode", ["eager", "tf_function", "predict", "xla"])
+@pytest.mark.parametrize("input_type", ["token_ids", "char_ids"])
+def test_padding_anywhere_gives_the_unpadded_sentence_vectors(encoder, input_type, mode):
+    rows = np.array(list(LAYOUT_ROWS.values()), "int32")
+    table = np.stack([np.zeros(50, "int32")] + [text.token_char_ids(w) for w in WORDS[1:]])
+    inputs = table[rows] if input_type == "char_ids" else rows
+    key = "lstm_outputs2"
+    layer = elmo.ELMo(encoder, output_mode=key, input_type=input_type,
+                      idx2word=WORDS if input_type == "token_ids" else None)
+    if mode == "eager":
+        output = np.asarray(layer(inputs))
+    elif mode == "tf_function":
+        output = tf.function(layer)(tf.constant(inputs)).numpy()
+    elif mode == "predict":
+        x = keras.Input(inputs.shape[1:], dtype="int32")
+        output = keras.Model(x, layer(x)).predict(inputs, verbose=0)
+    else:  # the biLM under XLA (ELMo itself is not XLA-compilable): the char ids of the rows
+        compiled = tf.function(lambda ids: layer.encoder(ids)[key], jit_compile=True)
+        output = compiled(tf.constant(table[rows])).numpy()
+    reference = _alone(encoder, key)
+    for row, (name, ids) in zip(output, LAYOUT_ROWS.items()):
+        real = np.array(ids) > 0
+        np.testing.assert_allclose(row[real], reference, atol=1e-5, err_msg=name)
+        np.testing.assert_array_equal(row[~real], 0.0, err_msg=name)
+
+
+def test_pre_padded_sequences_train_like_post_padded(encoder):
+    """fit on keras.utils.pad_sequences' default (pre) padding gives the same step as post."""
+    sequences = [[7, 5, 2], [3, 9, 4, 6, 1]]
+    losses = []
+    for padding in ("pre", "post"):
+        keras.utils.set_random_seed(0)
+        layer = elmo.ELMo(encoder, output_mode="default", input_type="token_ids", idx2word=WORDS)
+        x = keras.Input((None,), dtype="int32")
+        model = keras.Model(x, keras.layers.Dense(1)(layer(x)))
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+        ids = keras.utils.pad_sequences(sequences, padding=padding)
+        history = model.fit(ids, np.array([1.0, -1.0]), epochs=2, batch_size=2, verbose=0)
+        losses.append(history.history["loss"])
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
+
+
+def test_word_level_encoder_reads_pre_padding_too():
+    keras.utils.set_random_seed(0)
+    layer = bilm.BiLMEncoder(bilm.BiLMConfig.tiny(token_input="words", vocab_size=12))
+    post = np.asarray(layer(np.array([[4, 6, 9, 0, 0]]))["lstm_outputs1"])
+    pre = np.asarray(layer(np.array([[0, 0, 4, 6, 9]]))["lstm_outputs1"])
+    alone = np.asarray(layer(np.array([[4, 6, 9]]))["lstm_outputs1"])
+    np.testing.assert_allclose(post[0, :3], alone[0], atol=1e-6)
+    np.testing.assert_allclose(pre[0, 2:], alone[0], atol=1e-6)

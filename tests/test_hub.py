@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from layer_checks import check_trainable_round_trip
 
 from elmo_lib import bilm, interop, text
 
@@ -139,5 +140,14 @@ def test_missing_handle_gives_a_clear_error(tmp_path, monkeypatch):
 
 def test_export_rejects_word_models(tmp_path):
     model = bilm.build_encoder(bilm.BiLMConfig.tiny(token_input="words"))
-    with pytest.raises(ValueError, match="character model"):
+    with pytest.raises(ValueError, match="export_hub needs a character-input biLM"):
         interop.export_hub(model, tmp_path / "x")
+
+
+@pytest.mark.parametrize("trainable", [True, False])
+def test_hub_elmo_keeps_its_trainable_set(exported, trainable, tmp_path):
+    """Frozen stays frozen (issue 18, part 1): the module has no trainable weights; the mix has 2."""
+    path, _ = exported
+    layer = interop.HubELMo(path, signature="default", output_mode="elmo", trainable=trainable)
+    strings = tf.constant([" ".join(s) for s in SENTENCES])
+    check_trainable_round_trip(layer, strings, tmp_path, expected_trainable=2 if trainable else 0)

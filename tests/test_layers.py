@@ -7,7 +7,7 @@ import math
 import keras
 import numpy as np
 import pytest
-from layer_checks import check_layer
+from layer_checks import check_layer, check_trainable_round_trip
 
 from elmo_lib import layers, text
 
@@ -156,3 +156,20 @@ def test_charcnn_padding_row_starts_at_zero():
     table = keras.ops.convert_to_numpy(cnn.char_embedding.embeddings)
     np.testing.assert_array_equal(table[0], np.zeros(3))
     assert np.abs(table[1:]).sum() > 0
+
+
+# Frozen stays frozen (issue 18, part 1): every layer of elmo_lib, frozen and not.
+@pytest.mark.parametrize("trainable", [True, False])
+@pytest.mark.parametrize("make, inputs, n_weights", [
+    (lambda **kw: layers.CharCNN(((1, 2), (2, 3)), n_highway=1, projection_dim=4,
+                                 embedding_dim=3, **kw),
+     lambda: text.char_ids([["ab", "c"], ["d"]]), 1 + 4 + 4 + 2),
+    (lambda **kw: layers.Highway(**kw), lambda: np.ones((2, 3), "float32"), 4),
+    (lambda **kw: layers.LSTMP(4, 2, **kw), lambda: np.ones((2, 3, 2), "float32"), 4),
+    (lambda **kw: layers.ScalarMix(3, **kw), lambda: np.ones((2, 3, 2, 4), "float32"), 2),
+    (lambda **kw: layers.LMSoftmax(6, 2, **kw), lambda: np.ones((2, 3), "float32"), 2),
+])
+def test_layers_keep_their_trainable_set(make, inputs, n_weights, trainable, tmp_path):
+    keras.utils.set_random_seed(0)
+    check_trainable_round_trip(make(trainable=trainable), inputs(), tmp_path,
+                               expected_trainable=n_weights if trainable else 0)

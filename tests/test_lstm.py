@@ -56,6 +56,25 @@ def test_lstmp_right_padding_does_not_change_real_steps():
     np.testing.assert_array_equal(out[:, 4:], 0.0)
 
 
+@pytest.mark.parametrize("layout", ["pre", "between", "both_ends"])
+def test_lstmp_masked_steps_anywhere_do_not_change_real_steps(layout):
+    """Issue 18, part 5: left padding (pad_sequences' default) and gaps, with a mask, give the
+    outputs of the unpadded sequence; masked steps are zero, whatever they hold."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(1, 4, 3)).astype("float32")
+    real = {"pre": [0, 0, 0, 1, 1, 1, 1], "between": [1, 0, 1, 1, 0, 0, 1],
+            "both_ends": [0, 1, 1, 1, 1, 0, 0]}[layout]
+    mask = np.array([real], bool)
+    padded = rng.normal(size=(1, 7, 3)).astype("float32")  # garbage at the masked steps
+    padded[mask] = x[0]
+    layer = lstm.LSTMP(units=6, projection_dim=2)
+    alone = np.asarray(layer(x))
+    for call in (layer, tf.function(layer)):
+        out = np.asarray(call(padded, mask=mask))
+        np.testing.assert_allclose(out[mask], alone[0], atol=1e-6)
+        np.testing.assert_array_equal(out[~mask], 0.0)
+
+
 def _unrolled_lstmp(x, kernel, recurrent, bias, projection, cell_clip, proj_clip, h0=None,
                     c0=None):
     """The LSTMP equations as a Python loop of TF ops, for TF's automatic differentiation."""

@@ -210,3 +210,116 @@ def test_char_table_rows_equal_token_char_ids():
     assert table.shape == (5, 8) and table.dtype == np.int32
     for i, token in enumerate(vocab.tokens):
         assert table[i].tolist() == text.token_char_ids(token, 8).tolist()
+
+
+# ----- one whitespace rule on every path that splits text (issue 18, part 3) -----------------
+def test_whitespace_list_is_every_code_point_str_isspace_accepts():
+    import sys
+
+    every = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+    assert text.WHITESPACE == every
+
+
+# Each line and its tokens by the rule, written out by hand (not computed with str.split).
+WHITESPACE_TABLE = [
+    ("a\u00a0", ["a"]),                          # the issue's shard: no-break space at the end
+    ("a\u00a0b", ["a", "b"]),
+    ("\u2003x\u3000y z", ["x", "y", "z"]),       # em space, ideographic space
+    ("p\u0085q", ["p", "q"]),                    # NEL (U+0085) inside a line
+    ("\tcafé  東京\x0b\x0c\r", ["café", "東京"]),  # ASCII whitespace; a "\r" before "\n"
+    ("s\u2028t\u2029u\u202fv\u205fw\u1680k", ["s", "t", "u", "v", "w", "k"]),
+    ("m\x1cn\x1fo", ["m", "n", "o"]),            # ASCII separators count too (str.isspace)
+    ("zero\u200bwidth\ufeff", ["zero\u200bwidth\ufeff"]),  # not whitespace: one token
+    ("\u00a0\u3000 ", []),                       # only whitespace: an empty sentence
+]
+LINES_TABLE = [line for line, _ in WHITESPACE_TABLE]
+TOKENS_TABLE = [tokens for _, tokens in WHITESPACE_TABLE]
+NON_EMPTY = [tokens for tokens in TOKENS_TABLE if tokens]
+
+
+def test_split_tokens_follows_the_table():
+    assert [text.split_tokens(line) for line in LINES_TABLE] == TOKENS_TABLE
+    with pytest.raises(TypeError, match="decode"):
+        text.split_tokens(b"a b")
+
+
+@pytest.fixture(scope="module")
+def table_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("table") / "lines.txt"
+    path.write_bytes("\n".join(LINES_TABLE).encode("utf-8") + b"\n")
+    return path
+
+
+def test_every_python_path_follows_the_table(table_file):
+    from elmo_lib import cli, corpus
+
+    assert cli.read_sentences(table_file) == NON_EMPTY                     # --train-file
+    counts, total, _ = corpus.streaming_counts(str(table_file))              # --train-shards
+    assert counts == Counter(t for s in NON_EMPTY for t in s)
+    assert total == sum(len(s) for s in NON_EMPTY)
+    shard_vocab = corpus.streaming_vocabulary(str(table_file))
+    assert shard_vocab.tokens == text.Vocabulary.from_corpus(NON_EMPTY).tokens
+    assert "a" in shard_vocab and "a\u00a0" not in shard_vocab
+
+
+def test_every_tensorflow_path_follows_the_table(table_file, tmp_path):
+    import h5py
+    import tensorflow as tf
+
+    from elmo_lib import bilm, corpus, elmo, interop
+
+    strings = tf.constant(LINES_TABLE)
+    split = [[t.decode() for t in row] for row in corpus.tf_split_tokens(strings).to_list()]
+    assert split == TOKENS_TABLE
+    tokens, lengths = interop.split_sentences(strings)                      # hub "default"
+    assert lengths.numpy().tolist() == [len(t) for t in TOKENS_TABLE]
+    assert [[t.decode() for t in row[:n]] for row, n in zip(tokens.numpy(), lengths.numpy())] \
+        == TOKENS_TABLE
+    np.testing.assert_array_equal(elmo.string_char_ids(strings),              # ELMo strings
+                                  text.char_ids(TOKENS_TABLE))
+    # The shard pipeline's token stream (windows of one input token: stream[k : k + 3]).
+    windows = list(corpus._file_windows(1)(tf.constant(str(table_file))).as_numpy_iterator())
+    stream = [w[1].decode() for w in windows]
+    expected = [t for s in NON_EMPTY for t in ["<S>", *s, "</S>"]][1:-1]
+    assert stream == expected
+    # The ELMo layer's strings input and embed_file (one HDF5 dataset per line).
+    encoder = bilm.build_encoder(bilm.BiLMConfig.tiny())
+    layer = elmo.ELMo(encoder, input_type="strings", output_mode="lstm_outputs1")
+    assert layer.compute_mask(strings).numpy().sum(axis=1).tolist() == [len(t) for t in TOKENS_TABLE]
+    np.testing.assert_allclose(layer(strings), encoder(text.char_ids(TOKENS_TABLE))["lstm_outputs1"],
+                               atol=1e-6)
+    output = elmo.embed_file(table_file, tmp_path / "table.hdf5", encoder, output_layer="top",
+                             progress=False)
+    with h5py.File(output, "r") as handle:
+        assert [handle[str(i)].shape[0] for i in range(len(LINES_TABLE))] == [
+            len(t) for t in TOKENS_TABLE]
+
+
+def test_from_corpus_names_a_token_with_whitespace():
+    with pytest.raises(ValueError, match=r"sentence 1, token 0: 'a\\xa0'.*split_tokens"):
+        text.Vocabulary.from_corpus([["x"], ["a\u00a0", "b"]])
+
+
+def test_shard_that_is_not_utf8_names_the_file_and_line(tmp_path):
+    from elmo_lib import corpus
+
+    path = tmp_path / "shard.txt"
+    path.write_bytes(b"good line\nbad \xff byte\n")
+    with pytest.raises(ValueError, match=r"shard\.txt, line 2: invalid UTF-8"):
+        corpus.streaming_vocabulary(str(path))
+
+
+def test_count_windows_equals_the_windows_the_shard_pipeline_cuts(tmp_path):
+    import tensorflow as tf
+
+    from elmo_lib import corpus
+
+    # Streams of 5 + 6 = 11 and 4 tokens (words + <S>/</S> per line): (11-2)//3 + (4-2)//3 = 3.
+    (tmp_path / "a.txt").write_text("w w w\n\n x\u00a0y z w\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("q q\n", encoding="utf-8")
+    stream_tokens = {}
+    corpus.streaming_vocabulary(str(tmp_path / "*.txt"), stream_tokens=stream_tokens)
+    assert sorted(stream_tokens.values()) == [4, 11]
+    assert corpus.count_windows(stream_tokens, 3) == 3
+    cut = sum(len(list(corpus._file_windows(3)(tf.constant(f)))) for f in stream_tokens)
+    assert cut == 3

@@ -288,3 +288,56 @@ def test_make_optimizer_merges_repeated_sparse_rows_like_dense_adam():
     expected = -alpha * m / (np.sqrt(v) + epsilon)
     np.testing.assert_allclose(np.asarray(variable), expected, rtol=1e-5, atol=1e-6)
     assert np.abs(expected[0]).max() == pytest.approx(0.1, rel=1e-3)  # an Adam step is ~lr
+
+
+# ----- every way of training or evaluating is bounded (issue 18, part 2) ----------------------
+# One sentence of 8 tokens: a stream of 10 (<S> and </S> added), (10 - 2) // 8 = 1 window.
+SMALL = [["a"] * 8]
+
+
+def test_issue_example_small_corpus_stops_at_once_with_the_counts(tmp_path):
+    vocab = text.Vocabulary.from_corpus(SMALL)
+    config = bilm.BiLMConfig.tiny(vocab_size=len(vocab))  # batch_size 8, unroll_steps 8
+    with pytest.raises(ValueError, match=r"gives 1 window\(s\) .*10 stream tokens.*"
+                                         r"batch_size=8 windows \(66 stream tokens\)"):
+        train.train_bilm(config, SMALL, vocab=vocab, output_dir=tmp_path, epochs=1)
+    stateful = bilm.BiLMConfig.tiny(vocab_size=len(vocab), stateful=True)
+    with pytest.raises(ValueError, match=r"10 stream tokens.*batch_size=8 rows of unroll_steps=8"):
+        train.train_bilm(stateful, SMALL, vocab=vocab, output_dir=tmp_path, epochs=1)
+
+
+@pytest.mark.parametrize("windows, batch_size", [(0, 1), (3, 4), (4, 5)])
+def test_lm_dataset_refuses_fewer_windows_than_one_batch(windows, batch_size):
+    # windows * 3 + 2 stream tokens give exactly `windows` windows of 3 (counted by hand).
+    sentences = [["w"] * (windows * 3)] if windows else [[]]
+    vocab = text.Vocabulary.from_corpus([["w"]])
+    with pytest.raises(ValueError, match=rf"gives {windows} window\(s\)"):
+        data.lm_dataset(sentences, vocab, batch_size, 3, repeat=True)
+    if windows:  # a partial batch is fine when it is kept (validation, evaluation)
+        batches = list(data.lm_dataset(sentences, vocab, batch_size, 3, drop_remainder=False))
+        assert [int(b[1]["mask"].shape[0]) for b in batches] == [windows]
+
+
+@pytest.mark.parametrize("name, value", [("steps_per_epoch", 0), ("steps_per_epoch", -2),
+                                         ("validation_steps", 0), ("steps_per_epoch", 1.5)])
+def test_step_counts_must_be_positive(corpus, tmp_path, name, value):
+    sentences, vocab = corpus
+    with pytest.raises(ValueError, match=rf"`{name}` must be a positive integer.*{value}"):
+        train.train_bilm(tiny_config(vocab), sentences, sentences, vocab=vocab,
+                         output_dir=tmp_path, epochs=1, **{name: value})
+    dataset = data.lm_dataset(sentences, vocab, 4, 6, repeat=True)
+    with pytest.raises(ValueError, match=rf"`{name}` must be a positive integer"):
+        train.train_bilm(tiny_config(vocab), dataset, vocab=vocab, output_dir=tmp_path,
+                         epochs=1, **{"steps_per_epoch": 1, name: value})
+
+
+def test_validation_and_evaluation_need_one_window(corpus, tmp_path):
+    sentences, vocab = corpus
+    with pytest.raises(ValueError, match=r"gives 0 window\(s\)"):
+        train.train_bilm(tiny_config(vocab), sentences, [[]], vocab=vocab, output_dir=tmp_path,
+                         epochs=1)
+    trainer = train.build_trainer(tiny_config(vocab))
+    with pytest.raises(ValueError, match=r"gives 0 window\(s\)"):
+        train.evaluate_perplexity(trainer, [["the"]][:0], vocab=vocab, verbose=0)
+    with pytest.raises(ValueError, match="`steps` must be a positive integer"):
+        train.evaluate_perplexity(trainer, sentences, 0, vocab=vocab, verbose=0)
