@@ -93,3 +93,15 @@ def test_relative_markdown_links_resolve():
             if not (ROOT / document).parent.joinpath(target.split("#")[0]).exists():
                 broken.append(f"{document} -> {target}")
     assert broken == []
+
+
+def test_readme_result_tables_match_the_results_files():
+    """The README's tables are generated from results/*.json (tools/readme_results.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("readme_results",
+                                                  ROOT / "tools" / "readme_results.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert module.render(readme) == readme, "run tools/readme_results.py and commit README.md"

@@ -1,0 +1,133 @@
+"""Write the README's result tables from the lessons' results files (results/NN_*.json).
+
+Each table sits between two markers in README.md::
+
+    <!-- results:NAME -->
+    ...generated...
+    <!-- /results:NAME -->
+
+From the repo root::
+
+    .venv/bin/python tools/readme_results.py          # rewrite the tables in README.md
+    .venv/bin/python tools/readme_results.py --check  # exit 1 if README.md is out of date
+
+tests/test_repo.py runs the check, so a README whose numbers differ from the results files fails
+the test suite. Re-run a lesson in full, then this script, and commit both.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
+README = ROOT / "README.md"
+
+
+def _load(lesson: str) -> dict | None:
+    path = RESULTS / f"{lesson}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def _mean_sd(entry: dict) -> str:
+    return f"{100 * entry['mean']:.1f} ± {100 * entry['sd']:.1f}"
+
+
+def lessons_table() -> str:
+    rows = ["| lesson | full run | machine | date |", "|---|---:|---|---|"]
+    for path in sorted(RESULTS.glob("[0-9][0-9]_*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        machine = record["machine"]
+        gpu = ", ".join(machine.get("gpus") or []) or "no GPU"
+        avx = "AVX-512" if machine.get("avx512") else "no AVX-512"
+        rows.append(f"| [{record['lesson']}](notebooks/{record['lesson']}.ipynb) | "
+                    f"{record['wall_seconds']:.0f} s | {machine['cpu']}, {machine['cores']} cores, "
+                    f"{avx}, {gpu} | {record['date'][:10]} |")
+    return "\n".join(rows)
+
+
+def bilm_table() -> str:
+    record = _load("04_training_the_bilm")
+    if record is None:
+        return "(lesson 04 has no results file yet)"
+    training = record["training"]
+    rows = [f"Trained {training['minutes']:.0f} minutes: {training['steps']:,} steps, "
+            f"{training['tokens'] / 1e6:.2f}M tokens; full-softmax perplexity "
+            "(forward / backward / **mean**), measured by lesson 04:", "",
+            "| split | protocol | tokens scored | forward | backward | mean |",
+            "|---|---|---:|---:|---:|---:|"]
+    for split in ("valid", "test"):
+        for protocol in ("windows", "stream"):
+            r = record["perplexity"][split][protocol]
+            rows.append(f"| {split} | {protocol} | {r['tokens']:,} | {r['forward']:.1f} | "
+                        f"{r['backward']:.1f} | **{r['mean']:.1f}** |")
+    return "\n".join(rows)
+
+
+def downstream_table() -> str:
+    rows = ["| task (split) | result |", "|---|---|"]
+    pos = _load("05_elmo_representations")
+    if pos is not None:
+        accuracy = pos["pos_probe"]["accuracy"]
+        parts = [f"{name}: {_pct(value['test'])}" for name, value in accuracy.items()]
+        rows.append(f"| UD-EWT UPOS, linear probe on {pos['pos_probe']['train_sentences']:,} "
+                    f"train sentences (test accuracy) | {'; '.join(parts)} |")
+        weights = " / ".join(f"{w:.2f}" for w in pos["pos_probe"]["mix_weights"])
+        rows.append(f"| the same, learned mix weights softmax(s) of layers 0 / 1 / 2 | {weights} |")
+        ladder = pos["record_ladder"]
+        parts = [f"{name}: {_pct(value)}" for name, value in ladder.items() if name != "occurrences"]
+        rows.append(f"| *record*: music business vs achievement, {ladder['occurrences']} "
+                    f"WikiText-2 occurrences (5-fold CV accuracy) | {'; '.join(parts)} |")
+    sst = _load("06_sentiment")
+    if sst is not None:
+        test = sst["test_accuracy"]
+        parts = [f"TF-IDF + LR {_pct(test['tfidf_lr'])}"]
+        for key, name in (("baseline", "baseline"), ("elmo_baseline", "ELMo + baseline"),
+                          ("elmo_baseline_adapted", "ELMo (adapted biLM) + baseline")):
+            if key in test:
+                parts.append(f"{name} {_mean_sd(test[key])}")
+        rows.append(f"| SST-2 sentence level, test accuracy ({sst['n_test']:,} sentences; "
+                    f"mean ± sd over seeds) | {'; '.join(parts)} |")
+        for point in sst.get("learning_curve", []):
+            rows.append(f"| SST-2 with {point['n_train']:,} training sentences (test) | "
+                        f"TF-IDF + LR {_pct(point['tfidf_lr'])}; baseline "
+                        f"{_mean_sd(point['baseline'])}; ELMo + baseline "
+                        f"{_mean_sd(point['elmo_baseline'])} |")
+    return "\n".join(rows)
+
+
+SECTIONS = {"lessons": lessons_table, "bilm": bilm_table, "downstream": downstream_table}
+
+
+def render(readme: str) -> str:
+    for name, make in SECTIONS.items():
+        pattern = re.compile(rf"(<!-- results:{name} -->\n).*?(<!-- /results:{name} -->)", re.S)
+        if not pattern.search(readme):
+            raise ValueError(f"README.md has no <!-- results:{name} --> ... "
+                             f"<!-- /results:{name} --> markers")
+        readme = pattern.sub(lambda m, make=make: m.group(1) + make() + "\n" + m.group(2), readme)
+    return readme
+
+
+def main(argv: list[str]) -> int:
+    current = README.read_text(encoding="utf-8")
+    updated = render(current)
+    if "--check" in argv:
+        if updated != current:
+            print("README.md's result tables differ from results/*.json: run "
+                  "tools/readme_results.py", file=sys.stderr)
+            return 1
+        return 0
+    README.write_text(updated, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
