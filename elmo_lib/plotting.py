@@ -271,7 +271,7 @@ def plot_history(history, keys: Sequence[str] | Mapping[str, Sequence[str]], nam
     return save(fig, name, figures_dir, show)
 
 
-def _wrap_label(label: str, width: int = 14) -> str:
+def _wrap_label(label: str, width: int = 18) -> str:
     """A category label broken into lines of at most ``width`` characters (given breaks kept)."""
     return "\n".join("\n".join(textwrap.wrap(line, width)) or line for line in label.split("\n"))
 
