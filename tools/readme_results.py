@@ -41,7 +41,7 @@ def _mean_sd(entry: dict) -> str:
 
 
 def lessons_table() -> str:
-    rows = ["| lesson | full run | machine | date |", "|---|---:|---|---|"]
+    rows = ["| lesson | full run (setup cell to results cell) | machine | date |", "|---|---:|---|---|"]
     for path in sorted(RESULTS.glob("[0-9][0-9]_*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
         machine = record["machine"]
