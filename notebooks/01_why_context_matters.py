@@ -221,24 +221,14 @@ print(f"cosine of the two contextual previews: {similarity:.2f} (static: 1.00)")
 # neighbours of *record*: "record **label** / **deal** / **company** ..." is the music
 # business, "**world** / **franchise** / **career** ... record" is an achievement. Everything
 # else stays unlabelled. The context vectors skip those direct neighbours, so the label
-# words are not inside the vectors we plot.
+# words are not inside the vectors we plot. The heuristic lives in `el.senses`, because lesson
+# 05 scores the biLM's layers on exactly these occurrences.
 
 # %%
-MUSIC_NEXT = {"label", "labels", "company", "companies", "deal", "producer", "producers",
-              "store", "stores", "executive", "executives", "contract", "industry",
-              "shop", "album", "sales", "charts", "chart"}
-ACHIEVEMENT_PREVIOUS = {"world", "franchise", "career", "school", "club", "league",
-                        "olympic", "attendance", "national", "season", "winning",
-                        "losing", "track", "team", "unbeaten", "undefeated",
-                        "conference", "british", "european", "american", "australian",
-                        "stadium"}
-
-def sense(sentence, i):
-    after = sentence[i + 1] if i + 1 < len(sentence) else ""
-    before = sentence[i - 1] if i > 0 else ""
-    if after in MUSIC_NEXT:
-        return "music business"
-    return "achievement" if before in ACHIEVEMENT_PREVIOUS else None
+print("music business if the next word is one of:", sorted(el.senses.RECORD_MUSIC_NEXT)[:8], "...")
+print("achievement if the word before is one of:", sorted(el.senses.RECORD_ACHIEVEMENT_PREVIOUS)[:8],
+      "...")
+sense = el.senses.record_sense  # (tokens, position) -> "music business", "achievement" or None
 
 
 # %%
@@ -304,12 +294,8 @@ fig = el.plotting.accuracy_chart(
 # right and right to left and *computes* a new vector for every token: that is ELMo.
 
 # %%
-record = el.results.load(results.lesson, results.save().parent)
-machine = record["machine"]
-print(f"Measured on: {machine['cpu']} ({machine['cores']} cores, "
-      f"{'with' if machine['avx512'] else 'without'} AVX-512, {len(machine['gpus'])} GPUs), "
-      f"TensorFlow {machine['tensorflow']}, Keras {machine['keras']}, {record['date'][:10]}; "
-      f"wall time {record['wall_seconds']:.0f} s")
+results.save()
+print(el.results.measured_on(results.lesson))
 
 # %% [markdown]
 # ## Summary

@@ -265,12 +265,8 @@ assert all((chars[0, t] == el.text.token_char_ids(window["input"][t])).all()
            for t in range(UNROLL_STEPS) if window["input"][t] != "<UNK>")
 
 # %%
-record = el.results.load(results.lesson, results.save().parent)
-machine = record["machine"]
-print(f"Measured on: {machine['cpu']} ({machine['cores']} cores, "
-      f"{'with' if machine['avx512'] else 'without'} AVX-512, {len(machine['gpus'])} GPUs), "
-      f"TensorFlow {machine['tensorflow']}, Keras {machine['keras']}, {record['date'][:10]}; "
-      f"wall time {record['wall_seconds']:.0f} s")
+results.save()
+print(el.results.measured_on(results.lesson))
 
 # %% [markdown]
 # ## Summary
