@@ -165,8 +165,10 @@ def _draw_curves(ax, x, curves: Mapping[str, Sequence[float]], *, bands=None, hl
         if bands and label in bands:
             half = np.asarray(bands[label], dtype=float)
             ax.fill_between(x, ys - half, ys + half, color=line.get_color(), alpha=0.2)
-    for label, y in (hlines or {}).items():
-        ax.axhline(y, linestyle="--", color="gray", label=label)
+    styles = [("--", "0.35"), (":", "tab:red"), ("-.", "tab:green"), ((0, (5, 1, 1, 1)), "tab:purple")]
+    for index, (label, y) in enumerate((hlines or {}).items()):  # each reference line its own style
+        linestyle, colour = styles[index % len(styles)]
+        ax.axhline(y, linestyle=linestyle, color=colour, linewidth=1.5, label=label)
     if log_x:
         ax.set_xscale("log")
     if log_y:
@@ -327,8 +329,10 @@ def bar_chart(labels: Sequence[str], values, name: PathLike, *, xlabel: str, yla
         if value_format:
             ax.bar_label(bars, labels=[value_format.format(v) for v in values[g]], fontsize=7,
                          padding=2)
-    for label, y in (hlines or {}).items():
-        ax.axhline(y, linestyle="--", color="gray", label=label)
+    styles = [("--", "0.35"), (":", "tab:red"), ("-.", "tab:green"), ((0, (5, 1, 1, 1)), "tab:purple")]
+    for index, (label, y) in enumerate((hlines or {}).items()):  # each reference line its own style
+        linestyle, colour = styles[index % len(styles)]
+        ax.axhline(y, linestyle=linestyle, color=colour, linewidth=1.5, label=label)
     ax.margins(y=0.12)  # headroom for the value labels
     ax.set_xticks(positions, labels=[_wrap_label(label) for label in labels])
     if series is not None or hlines:

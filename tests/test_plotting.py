@@ -99,6 +99,16 @@ def test_line_curves(tmp_path):
     assert fig.axes[0].get_xscale() == "log"
 
 
+def test_reference_lines_are_told_apart(tmp_path):
+    fig = plotting.line_curves([1, 2, 3], {"loss": [5.0, 4.9, 4.8]}, "references", xlabel="t",
+                               ylabel="nats", hlines={"windows": 5.0, "stream": 4.9},
+                               figures_dir=tmp_path, show=False)
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    assert lines["windows"].get_ydata()[0] == 5.0 and lines["stream"].get_ydata()[0] == 4.9
+    styles = {(str(lines[k].get_linestyle()), str(lines[k].get_color())) for k in ("windows", "stream")}
+    assert len(styles) == 2  # two reference lines never share a style
+
+
 def test_line_curves_rejects_bad_shapes(tmp_path):
     with pytest.raises(ValueError, match="shape"):
         plotting.line_curves([1, 2], {"a": [1, 2, 3]}, "bad", xlabel="x", ylabel="y",
