@@ -331,7 +331,7 @@ ladder = {"static vector (majority)":
           max(Counter(record_senses.tolist()).values()) / len(record_senses)}
 try:  # lesson 01's number, from its results file
     ladder["context average (lesson 01)"] = el.results.load(
-        "01_why_context_matters")["record_sense_accuracy"]["context_average"]
+        "01_why_context_matters")["sense_accuracy"]["context_average"]
 except (FileNotFoundError, KeyError):
     print("(lesson 01's results file is not here: run lesson 01 to add its rung)")
 for j in range(n_layers):
@@ -477,7 +477,12 @@ fig = el.plotting.layer_weights(
 
 # %% [markdown]
 # **Reading the mix.** With a layer norm on each layer, the POS probe keeps its mix close to uniform, leaning slightly towards layer 1, the lower LSTM layer: syntax leans on the lower layers, as the paper reports, but only by a few hundredths here. Compare with the sentiment mix of lesson 06 in the same figure.
-#
+
+# %%
+results.save()
+print(el.results.measured_on(results.lesson))
+
+# %% [markdown]
 # ## Summary
 # - ELMo's vectors are a learned mix of the biLM's layers, $\gamma \sum_j s_j \mathbf{h}_j$:
 #   four numbers for a 2-layer biLM, trained with the task; `el.layers.ScalarMix` and
@@ -503,7 +508,3 @@ fig = el.plotting.layer_weights(
 #
 # **Next:** [06 · Sentiment with a scalar mix](06_sentiment_scalar_mix.ipynb): ELMo added to a
 # task model on SST-2, the way the paper measures it.
-
-# %%
-results.save()
-print(el.results.measured_on(results.lesson))

@@ -353,6 +353,10 @@ np.testing.assert_allclose(reloaded.predict(probe, verbose=0), model.predict(pro
 for saved, restored in zip(mix.weights, reloaded.get_layer("elmo").scalar_mix.weights):
     np.testing.assert_array_equal(saved.numpy(), restored.numpy())
 
+# %%
+results.save()
+print(el.results.measured_on(results.lesson))
+
 # %% [markdown]
 # ## Summary
 # - `el.interop.load_bilm_tf(options, weights)` turns the published AllenNLP/bilm-tf files
@@ -380,7 +384,3 @@ for saved, restored in zip(mix.weights, reloaded.get_layer("elmo").scalar_mix.we
 #    a TF2 SavedModel versus a TF1 module)?
 #
 # That is the end of the course: back to the [lesson list in the README](../README.md).
-
-# %%
-results.save()
-print(el.results.measured_on(results.lesson))
