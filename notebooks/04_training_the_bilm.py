@@ -186,7 +186,7 @@ for r in history:
 results["validation_perplexity_by_epoch"] = [r["val_perplexity"] for r in history]
 
 # %% [markdown]
-# READING_CURVES
+# The run stopped on its 60-minute budget in its 10th epoch of 900 steps (8,429 steps, 18.9M tokens, about 9 passes over train). Validation perplexity fell fast for five epochs, then flattened at about 134 from the 7th epoch on as the cosine schedule brought the learning rate down. It stayed flat rather than rising: no sign of over-fitting, but also little left to gain from more of the same, so the hour ends on a plateau of this model size and schedule. The training loss keeps falling, but it is a sampled-softmax value (next section), not comparable with the validation loss.
 
 # %% [markdown]
 # ## 5. The sampled loss is not a perplexity
@@ -242,7 +242,7 @@ fig = el.plotting.bar_chart(
     title="Same model, same batch: two different numbers")
 
 # %% [markdown]
-# READING_SAMPLED
+# On this batch the sampled loss is 4.89 nats against a full-softmax loss of 4.83: exp(sampled) = 132 is not the model's perplexity on it (126). The gap is not a constant: for frequent targets (58% of the tokens) the sampled loss is far higher than the full one (4.42 vs 2.47 nats), for rare ones far lower (5.57 vs 8.16). That the two errors nearly cancel on the whole batch is luck, not a property: only the full softmax gives a perplexity.
 #
 # The full softmax is checked against NumPy: `full_loss` is the mean of $-\log p_t$ computed
 # independently from the logits, in float64.
@@ -292,7 +292,7 @@ results["untrained_perplexity"] = {"forward": baseline["forward"],
                                    "backward": baseline["backward"]}
 
 # %% [markdown]
-# READING_PERPLEXITY
+# Full-softmax perplexity on test: forward 139.6, backward 141.0, mean 140.3 (valid: 148.2 / 151.7 / 149.9). The untrained model sits at the vocabulary size (33,297 and 33,248 for 33,280 words), as a uniform guess should. One CPU hour is far from AWD-LSTM's 65.8 on WikiText-2 after days on a GPU; the exercises suggest what to change first.
 #
 # ## 7. Sampling from the forward LM
 # The forward LM is a generator: feed `<S> The`, take the full softmax at the last position,
@@ -309,7 +309,7 @@ for temperature in (1.0, 0.7):
         print("   ", " ".join(tokens))
 
 # %% [markdown]
-# READING_SAMPLES
+# The samples are locally fluent Wikipedia-style English ("The gun was the first ever mile ( 4 @.@ 7 km ) freeway") without global sense ("The planet is one of the most important experimental species of Kannada"); a lower temperature trades variety for more frequent words and more regular syntax.
 #
 # ## 8. The biLM in the next lessons
 # Lessons 05-07 need only the encoder (ELMo's layers), in one line each:
@@ -380,7 +380,11 @@ fig = el.plotting.line_curves(
 results["valid_forward_loss_by_position"] = position_loss
 
 # %% [markdown]
-# READING_STREAM
+# The first positions are the hardest: 5.70 nats at position 1 (one word of context), 5.33 at position 2, 5.21 at position 3; from about position 10 on, the curve stays around 4.9-5.0, within the noise of its ~6,250 tokens per position. The curve's mean is the windows loss (5.00 nats, the upper reference line); with the state carried, the same tokens cost 4.91 nats (the lower one): valid perplexity falls from 149.9 to 137.4 and test from 140.3 to 128.9, 8% lower for the same model. The gain is modest because the model was trained on 35-token windows from a zero state and has little practice with longer context; bilm-tf carried the state in training too (`BiLMConfig(stateful=True)`, `elmo-lib train --stateful`). Whoever quotes a perplexity should say which protocol it comes from.
+
+# %%
+results.save()
+print(el.results.measured_on(results.lesson))
 
 # %% [markdown]
 # ## Summary
@@ -412,7 +416,3 @@ results["valid_forward_loss_by_position"] = position_loss
 #
 # **Next:** [05 · The layers of ELMo](05_elmo_representations.ipynb): what each layer of this
 # trained biLM knows, and the scalar mix that turns layers into ELMo vectors.
-
-# %%
-results.save()
-print(el.results.measured_on(results.lesson))
