@@ -500,16 +500,18 @@ def _loss_sums(trainer: BiLMTrainer):
     def sums(x, y):
         hidden = trainer(x, training=False)
         weights = tf.cast(y["mask"], tf.float32)
-        out = {"tokens": tf.reduce_sum(weights)}
+        out = {"tokens": tf.reduce_sum(weights), "tokens_by_position": tf.reduce_sum(weights, 0)}
         for direction, key in (("forward", "next_token_ids"), ("backward", "previous_token_ids")):
-            losses = trainer.softmax.token_losses(hidden[direction], y[key])
-            out[direction] = tf.reduce_sum(losses * weights)
+            losses = trainer.softmax.token_losses(hidden[direction], y[key]) * weights
+            out[direction] = tf.reduce_sum(losses)
+            out[f"{direction}_by_position"] = tf.reduce_sum(losses, 0)  # [T]: sum over rows
         return out
     return sums
 
 
 def evaluate_perplexity(trainer: BiLMTrainer, dataset, steps: int | None = None, *,
-                        vocab: text.Vocabulary | None = None, verbose: int = 1) -> dict:
+                        vocab: text.Vocabulary | None = None, verbose: int = 1,
+                        by_position: bool = False) -> dict:
     """Full-softmax perplexity of both directions, weighted by tokens.
 
     ``perplexity = exp(sum of token losses / number of real tokens)`` over the whole dataset (not a
@@ -523,10 +525,17 @@ def evaluate_perplexity(trainer: BiLMTrainer, dataset, steps: int | None = None,
         steps: stop after this many batches (default: the whole, finite, dataset).
         vocab: the vocabulary, when ``dataset`` is sentences.
         verbose: 1 shows a progress bar.
+        by_position: also return the mean loss at each position of the windows (position ``t``
+            is predicted from ``t`` tokens of the window: how much a zero start state costs;
+            lesson 04, "Going further").
 
     Returns:
         dict ``forward``, ``backward``, ``mean``, ``geometric_mean`` (perplexities),
-        ``forward_loss``, ``backward_loss`` (nats per token) and ``tokens``.
+        ``forward_loss``, ``backward_loss`` (nats per token) and ``tokens``; with
+        ``by_position``, also ``forward_loss_by_position``, ``backward_loss_by_position`` (float64
+        ``[unroll_steps]``, nats per token; the token-weighted mean of each is its ``*_loss``) and
+        ``tokens_by_position`` (int ``[unroll_steps]``). Positions are those of the windows in
+        reading order: for the backward LM, position 0 is the window's first token too.
     """
     _check_steps(steps=steps)
     if not isinstance(dataset, tf.data.Dataset):
@@ -536,17 +545,28 @@ def evaluate_perplexity(trainer: BiLMTrainer, dataset, steps: int | None = None,
         steps = steps if steps is not None else total
     sums = _loss_sums(trainer)
     totals = {"forward": 0.0, "backward": 0.0, "tokens": 0.0}
+    positions = {}
     bar = keras.utils.Progbar(steps, unit_name="batch") if verbose else None
     for i, (x, y) in enumerate(dataset):
         if steps is not None and i >= steps:
             break
         for key, value in sums(x, y).items():
-            totals[key] += float(value)
+            if key.endswith("_by_position"):
+                positions[key] = positions.get(key, 0.0) + np.asarray(value, np.float64)
+            else:
+                totals[key] += float(value)
         if bar is not None:
             bar.update(i + 1)
     if totals["tokens"] == 0:
         raise ValueError("evaluate_perplexity: the dataset has no real tokens (mask is all 0)")
-    return _perplexities(totals)
+    result = _perplexities(totals)
+    if by_position:
+        counts = positions["tokens_by_position"]
+        for direction in ("forward", "backward"):
+            result[f"{direction}_loss_by_position"] = (
+                positions[f"{direction}_by_position"] / np.maximum(counts, 1.0))
+        result["tokens_by_position"] = counts.astype(np.int64)
+    return result
 
 
 def _perplexities(totals: dict) -> dict:

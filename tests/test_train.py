@@ -131,6 +131,32 @@ def test_perplexity_is_token_weighted(corpus):
     assert result["mean"] == pytest.approx(0.5 * (result["forward"] + result["backward"]))
 
 
+def test_perplexity_by_position_against_numpy(corpus):
+    sentences, vocab = corpus
+    trainer = train.build_trainer(tiny_config(vocab), jit_compile=False)
+    dataset = data.lm_dataset(sentences, vocab, 4, 6, shuffle=False, drop_remainder=False)
+    result = train.evaluate_perplexity(trainer, dataset, verbose=0, by_position=True)
+    batches = list(dataset)
+    sums, counts = {"forward": np.zeros(6), "backward": np.zeros(6)}, np.zeros(6)
+    for x, y in batches:
+        hidden = trainer(x, training=False)
+        kernel = keras.ops.convert_to_numpy(trainer.softmax.kernel).astype(np.float64)
+        bias = keras.ops.convert_to_numpy(trainer.softmax.bias).astype(np.float64)
+        mask = np.asarray(y["mask"], np.float64)
+        counts += mask.sum(0)
+        for direction, key in (("forward", "next_token_ids"), ("backward", "previous_token_ids")):
+            logits = keras.ops.convert_to_numpy(hidden[direction]).astype(np.float64) @ kernel.T + bias
+            log_z = np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1)) + logits.max(-1)
+            true = np.take_along_axis(logits, np.asarray(y[key])[..., None], -1)[..., 0]
+            sums[direction] += ((log_z - true) * mask).sum(0)
+    np.testing.assert_array_equal(result["tokens_by_position"], counts)
+    for direction in ("forward", "backward"):
+        np.testing.assert_allclose(result[f"{direction}_loss_by_position"],
+                                   sums[direction] / counts, rtol=1e-4)
+        weighted = (result[f"{direction}_loss_by_position"] * counts).sum() / counts.sum()
+        assert weighted == pytest.approx(result[f"{direction}_loss"], rel=1e-5)
+
+
 def batches_dataset(batches):
     import tensorflow as tf
 
