@@ -301,7 +301,7 @@ def accuracy(model: keras.Model, data: TaskData) -> float:
 
 def train_classifier(config: TaskConfig, train: TaskData, dev: TaskData, *, use_elmo: bool,
                      seed: int = 0, vocab_size: int | None = None,
-                     verbose: int = 0) -> tuple[keras.Model, dict]:
+                     steps_per_epoch: int | None = None, verbose: int = 0) -> tuple[keras.Model, dict]:
     """Train one task model (baseline, or ELMo + baseline) with early stopping on dev accuracy.
 
     Training stops when dev accuracy has not improved for ``config.patience`` epochs and keeps the
@@ -313,6 +313,8 @@ def train_classifier(config: TaskConfig, train: TaskData, dev: TaskData, *, use_
         use_elmo: concatenate ELMo (trainable scalar mix over the cached layers) to the word vectors.
         seed: weights, dropout and batch order.
         vocab_size: word-embedding rows (default: the largest id in ``train`` + 1).
+        steps_per_epoch: batches between dev checks (default: one pass, ``ceil(N / batch_size)``;
+            more for a tiny training set, so an "epoch" is not a handful of steps).
         verbose: ``fit`` verbosity.
 
     Returns:
@@ -329,7 +331,7 @@ def train_classifier(config: TaskConfig, train: TaskData, dev: TaskData, *, use_
     stop = keras.callbacks.EarlyStopping("val_accuracy", patience=config.patience, mode="max",
                                          restore_best_weights=True)
     start = time.perf_counter()
-    steps = -(-len(train) // config.batch_size)
+    steps = steps_per_epoch or -(-len(train) // config.batch_size)
     history = model.fit(train_ds, validation_data=dev_ds, epochs=config.epochs,
                         steps_per_epoch=steps, callbacks=[stop], verbose=verbose, shuffle=False)
     scores = history.history["val_accuracy"]
