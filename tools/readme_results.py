@@ -47,7 +47,9 @@ def lessons_table() -> str:
         machine = record["machine"]
         gpu = ", ".join(machine.get("gpus") or []) or "no GPU"
         avx = "AVX-512" if machine.get("avx512") else "no AVX-512"
-        rows.append(f"| [{record['lesson']}](notebooks/{record['lesson']}.ipynb) | "
+        notebook = next((ROOT / "notebooks").glob(f"{record['lesson'][:2]}_*.ipynb"), None)
+        link = f"notebooks/{notebook.name}" if notebook else "notebooks/"
+        rows.append(f"| [{record['lesson']}]({link}) | "
                     f"{record['wall_seconds']:.0f} s | {machine['cpu']}, {machine['cores']} cores, "
                     f"{avx}, {gpu} | {record['date'][:10]} |")
     return "\n".join(rows)
