@@ -139,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="0 silent, 1 progress bar, 2 one line per epoch")
 
     evaluate = commands.add_parser("evaluate", help="full-softmax perplexity of a trained biLM")
-    evaluate.add_argument("--model", required=True, help="run directory written by `train`")
+    evaluate.add_argument("--model", required=True,
+                          help="run directory written by `train`, or a preset (e.g. wikitext2_cpu)")
     evaluate.add_argument("--split", default="test", choices=("train", "valid", "test"))
     evaluate.add_argument("--dataset", default="wikitext-2", choices=DATASETS)
     evaluate.add_argument("--file", help="text file to evaluate instead of --dataset/--split")
@@ -157,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "the ELMo vectors of each sentence to OUTPUT (HDF5).")
     embed.add_argument("input", metavar="INPUT.txt")
     embed.add_argument("output", metavar="OUTPUT.hdf5")
-    embed.add_argument("--model", required=True, help="run directory or saved encoder")
+    embed.add_argument("--model", required=True,
+                       help="run directory written by `train`, or a preset (e.g. wikitext2_cpu)")
     layers = embed.add_mutually_exclusive_group()
     for flag, mode in (("--all", "all"), ("--top", "top"), ("--average", "average")):
         layers.add_argument(flag, dest="output_layer", action="store_const", const=mode,
@@ -243,10 +245,20 @@ def _train(args, parser) -> dict:
     return summary
 
 
+def _load_trainer(model: str):
+    """``(trainer, vocab)`` from a run directory of ``train``, or a preset (directory or name)."""
+    from elmo_lib import presets, train
+
+    path = pathlib.Path(model)
+    if path.is_dir() and not (path / presets.MANIFEST).exists():
+        return train.load_trained(path)
+    return presets.load_trainer(model)
+
+
 def _evaluate(args) -> dict:
     from elmo_lib import train
 
-    trainer, vocab = train.load_trained(args.model)
+    trainer, vocab = _load_trainer(args.model)
     sentences = _corpus(args.dataset, args.file, args.split)
     if args.protocol == "stream":
         if args.steps is not None:

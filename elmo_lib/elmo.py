@@ -378,14 +378,17 @@ def _resolve_encoder(model) -> bilm.BiLMEncoder:
 
 def _any_encoder(model) -> bilm.BiLMEncoder:
     if isinstance(model, (str, os.PathLike)):
-        path = pathlib.Path(model)
-        if not path.is_dir():
-            raise ValueError(f"`model` must be an encoder model or a run directory, received "
-                             f"model={str(model)!r}, which is not a directory")
-        from elmo_lib import train  # lazy: only this case needs the training module
+        from elmo_lib import presets, train  # lazy: only these cases need them
 
-        trainer, _ = train.load_trained(path)
-        return bilm.encoder_layer(bilm.encoder_from_trainer(trainer))
+        path = pathlib.Path(model)
+        if path.is_dir() and not (path / presets.MANIFEST).exists():  # a run of train_bilm
+            trainer, _ = train.load_trained(path)
+            return bilm.encoder_layer(bilm.encoder_from_trainer(trainer))
+        try:  # a preset: its directory or its name (el.presets.list_presets())
+            return bilm.encoder_layer(presets.load_encoder(model))
+        except ValueError as error:
+            raise ValueError(f"`model` must be an encoder model, a run directory of train_bilm "
+                             f"or a preset, received model={str(model)!r}: {error}") from error
     if isinstance(model, ELMo):
         return model.encoder
     return _as_encoder(model, "embed_file")

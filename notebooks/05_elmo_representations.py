@@ -506,5 +506,5 @@ print(el.results.measured_on(results.lesson))
 # 5. (Open) In section 4, hide more than the direct neighbours (`radius=3`). How fast does each
 #    layer's sense accuracy fall, and what does that say about how far context reaches?
 #
-# **Next:** [06 · Sentiment with a scalar mix](06_sentiment_scalar_mix.ipynb): ELMo added to a
+# **Next:** [06 · ELMo's payoff on sentiment](06_sentiment_scalar_mix.ipynb): ELMo added to a
 # task model on SST-2, the way the paper measures it.

@@ -435,7 +435,7 @@ print(f"Measured on {machine['cpu']} ({machine['cores']} cores), {saved['date'][
 #   the classifier leans slightly on the context-free layer 0.
 #
 # **What an hour on 2 million tokens buys.** Our biLM has 1.8M encoder weights and read
-# WikiText-2 about six times (19M tokens); the published ELMo has 93.6M and read the 1B Word
+# WikiText-2 about nine times (19M tokens); the published ELMo has 93.6M and read the 1B Word
 # Benchmark (about 800M tokens) ten times (its test perplexity there, 39.7, and ours on
 # WikiText-2, 140, come from different test sets, but the gap in reading is that large). Ours knows spelling, frequent words and local syntax (lesson 05), but sentiment rides
 # on rare adjectives, negation and idioms ("not a bad journey at all") that two million tokens

@@ -202,7 +202,8 @@ module = el.interop.load_hub_module(handle)  # hub.load, with an error that says
 print("module:", "google/elmo/3" if download_hub else f"{PRESET}, exported",
       "| signatures:", sorted(module.signatures))
 for name, function in module.signatures.items():
-    print(f"  {name}: {function.structured_input_signature[1]}")
+    inputs = function.structured_input_signature[1]
+    print(f"  {name}:", {key: inputs[key] for key in sorted(inputs)})
 
 # %% [markdown]
 # The `default` signature takes untokenized sentences (split on spaces: tokenize first, as
@@ -322,7 +323,7 @@ results["fine_tuning"] = {
 # %%
 fig = el.plotting.layer_weights(
     {"initial": before[0], "after fine-tuning": after[0]}, "07_scalar_mix",
-    layer_names=["layer 0 (char CNN)", "layer 1 (LSTM)", "layer 2 (LSTM)"],
+    layer_names=["layer 0\n(char CNN)", "layer 1\n(LSTM)", "layer 2\n(LSTM)"],
     title=("SST-2: ELMo's mix weights over a frozen hub module ("
            + ("google/elmo/3)" if download_hub else f"{PRESET}, exported)")))
 

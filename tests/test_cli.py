@@ -145,3 +145,26 @@ def test_tensorflow_runtime_errors_become_one_line(capsys, monkeypatch):
     err = capsys.readouterr().err
     assert code == 1
     assert err == "elmo-lib embed: error: indices[0,1] = 9 is not in [0, 5)\n"
+
+
+def test_embed_and_evaluate_take_a_preset(tmp_path, capsys):
+    """`--model` accepts a preset name or directory (the shipped biLM), not only a run directory."""
+    import h5py
+    import numpy as np
+
+    import elmo_lib as el
+
+    source = tmp_path / "two.txt"
+    source.write_text("The play opened .\nA record deal .\n", encoding="utf-8")
+    assert cli.main(["embed", str(source), str(tmp_path / "v.hdf5"), "--model", "wikitext2_cpu",
+                     "--top"]) == 0
+    encoder = el.bilm.BiLMEncoder.from_preset("wikitext2_cpu")
+    expected = encoder(el.text.char_ids([["The", "play", "opened", "."]]))["lstm_outputs2"][0]
+    with h5py.File(tmp_path / "v.hdf5", "r") as handle:
+        np.testing.assert_allclose(handle["0"][...], np.asarray(expected), rtol=1e-5, atol=1e-5)
+    corpus = tmp_path / "text.txt"
+    corpus.write_text("\n".join(SENTENCES[:6]) + "\n", encoding="utf-8")
+    preset_dir = el.presets.resolve_preset("wikitext2_cpu")
+    assert cli.main(["evaluate", "--model", str(preset_dir), "--file", str(corpus)]) == 0
+    assert cli.main(["embed", str(source), str(tmp_path / "w.hdf5"), "--model", "no_such"]) == 1
+    assert "unknown preset 'no_such'" in capsys.readouterr().err
