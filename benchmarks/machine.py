@@ -3,22 +3,11 @@ in the same process (the yardstick for "fraction of peak"; docs/architecture.md:
 
 from __future__ import annotations
 
-import platform
 import time
 
 import tensorflow as tf
 
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (``platform.processor()`` elsewhere)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+from elmo_lib.results import cpu_model  # noqa: F401  (the CPU's model name, for the benchmarks)
 
 
 def gemm_gflops(size: int = 2048, repeats: int = 20) -> float:

@@ -23,7 +23,6 @@ AllenNLP models).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pathlib
@@ -106,12 +105,10 @@ def list_presets(registry: str | os.PathLike | dict | None = None) -> dict[str, 
 
 
 def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """Hex sha256 of a file (:func:`elmo_lib.download.sha256_of`, the datasets' checksum too)."""
+    from elmo_lib.download import sha256_of
+
+    return sha256_of(path)
 
 
 def _repo_models_dir() -> pathlib.Path | None:
