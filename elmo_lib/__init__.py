@@ -23,6 +23,7 @@ only when a lesson reaches for it:
 - ``el.cache``    the frozen biLM's layers for every token, computed once (``cache_layers``)
 - ``el.downstream`` a task model with and without ELMo; a token probe on a trainable mix
 - ``el.adapt``    domain adaptation: continue training a biLM on a task's unlabelled text
+- ``el.static``   static word vectors (PPMI + truncated SVD): lesson 01's recipe, lesson 06's GloVe stand-in
 """
 
 import importlib
@@ -51,6 +52,7 @@ _SUBMODULES = (
     "cache",
     "downstream",
     "adapt",
+    "static",
 )
 
 

@@ -123,6 +123,24 @@ def test_elmo_helps_when_the_signal_is_in_the_bilm_features():
     np.testing.assert_allclose(weights.sum(), 1.0)
 
 
+def test_a_reused_model_trains_a_seed_exactly_as_a_fresh_one():
+    rng = np.random.default_rng(0)
+    train, dev = _synthetic_task(48, rng), _synthetic_task(16, rng)
+    config = downstream.TaskConfig(embedding_dim=4, lstm_units=3, dropout=0.3, elmo_dropout=0.3,
+                                   learning_rate=1e-2, batch_size=8, epochs=3, patience=3)
+    fresh, fresh_info = downstream.train_classifier(config, train, dev, use_elmo=True, seed=5)
+    other, _ = downstream.train_classifier(config, train, dev, use_elmo=True, seed=4)
+    reused, info = downstream.train_classifier(config, train, dev, use_elmo=True, seed=5, model=other)
+    assert reused is other
+    for name in ("loss", "val_accuracy"):  # the same seed: the same losses, epoch by epoch
+        np.testing.assert_allclose(info["history"][name], fresh_info["history"][name], rtol=1e-5)
+    for a, b in zip(reused.get_weights(), fresh.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    baseline, _ = downstream.train_classifier(config, train, dev, use_elmo=False, seed=0)
+    with pytest.raises(ValueError, match="`model` has other weights"):
+        downstream.train_classifier(config, train, dev, use_elmo=True, seed=0, model=baseline)
+
+
 def test_token_probe_weights_the_informative_layer():
     rng = np.random.default_rng(0)
     n, dim = 120, 5
