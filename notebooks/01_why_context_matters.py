@@ -127,6 +127,16 @@ vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
 print(f"PPMI keeps {ppmi.nnz:,} positive cells; static vectors: {vectors.shape}")
 
 # %% [markdown]
+# The library packages this recipe as `el.static.ppmi_svd` (lesson 06 uses its vectors as the
+# pretrained word vectors of a task model, the role GloVe plays in the paper); it gives the
+# vectors we just built:
+
+# %%
+packaged = el.static.ppmi_svd(lines, vocab_size=VOCAB_SIZE, window=WINDOW, dim=DIM)
+assert packaged.words == words
+np.testing.assert_allclose(packaged.vectors, vectors, atol=1e-5)
+
+# %% [markdown]
 # ## 3. Nearest neighbours
 # Cosine similarity between unit vectors is a dot product. We list neighbours among
 # alphabetic words only (punctuation is in the vocabulary, but not interesting to read).

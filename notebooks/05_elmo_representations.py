@@ -427,7 +427,7 @@ for layer in [*range(n_layers), "average"]:
 # ### A trainable mix instead of a fixed average
 # ELMo does not average its layers: the task learns $s_j$ and $\gamma$. The same linear probe on
 # a trainable `ScalarMix` of the three layers (each layer standardised first, as above)
-# learns which layers the POS task wants. `el.downstream.train_token_probe` trains it with early
+# learns which layers the POS task wants. `el.probe.train_token_probe` trains it with early
 # stopping on dev:
 
 # %%
@@ -435,11 +435,11 @@ def sentence_tags(split):  # a tag the training sentences never had gets an extr
     return [np.array([tag_names.index(t) if t in tag_names else len(tag_names) for t in tags])
             for tags in ud[split][1]]
 
-mix_probe, info = el.downstream.train_token_probe(
+mix_probe, info = el.probe.train_token_probe(
     caches["train"], sentence_tags("train"), caches["dev"], sentence_tags("dev"),
     len(tag_names) + 1, layer_norm=True, epochs=PROBE_EPOCHS, learning_rate=PROBE_LEARNING_RATE)
 accuracy["trainable mix"] = {
-    split: el.downstream.token_probe_accuracy(mix_probe, caches[split], sentence_tags(split))
+    split: el.probe.token_probe_accuracy(mix_probe, caches[split], sentence_tags(split))
     for split in ("dev", "test")}
 print(f"trainable mix: dev {accuracy['trainable mix']['dev']:.1%}, "
       f"test {accuracy['trainable mix']['test']:.1%}; weights softmax(s) = "

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from elmo_lib import adapt, cache, downstream, text
+from elmo_lib import adapt, cache, downstream, probe, text
 from elmo_lib.bilm import BiLMConfig, build_encoder
 from elmo_lib.train import build_trainer, evaluate_perplexity
 from tests.layer_checks import check_layer
@@ -150,7 +150,7 @@ def test_token_probe_weights_the_informative_layer():
     values[np.arange(lengths.sum()), 2, np.concatenate(tags)] += 3.0  # only layer 2 knows the tag
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     layers = cache.LayerCache(values, offsets)
-    model, info = downstream.train_token_probe(layers.subset(range(90)), tags[:90],
+    model, info = probe.train_token_probe(layers.subset(range(90)), tags[:90],
                                                layers.subset(range(90, n)), tags[90:], 3,
                                                batch_size=8, epochs=6, patience=6,
                                                learning_rate=3e-2)

@@ -91,7 +91,8 @@ def downstream_table() -> str:
     if sst is not None:
         test = sst["test_accuracy"]
         parts = [f"TF-IDF + LR {_pct(test['tfidf_lr'])}"]
-        for key, name in (("baseline", "baseline"), ("elmo_baseline", "ELMo + baseline"),
+        for key, name in (("baseline", "baseline"), ("baseline_static", "baseline with static vectors"),
+                          ("elmo_baseline", "ELMo + baseline"),
                           ("elmo_baseline_adapted", "ELMo (adapted biLM) + baseline")):
             if key in test:
                 parts.append(f"{name} {_mean_sd(test[key])}")
