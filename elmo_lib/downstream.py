@@ -264,11 +264,15 @@ def build_task_model(config: TaskConfig, vocab_size: int,
         ELMo's ``ScalarMix`` is the layer named ``"scalar_mix"``.
 
     Raises:
-        ValueError: ``word_vectors`` is not ``[vocab_size, config.embedding_dim]``.
+        ValueError: ``word_vectors`` is not ``[vocab_size, embedding_dim]`` or not finite.
+
+    Introduced in lesson 06 (its section 5 draws both models).
     """
     if word_vectors is not None and np.shape(word_vectors) != (vocab_size, config.embedding_dim):
         raise ValueError(f"`word_vectors` must be [vocab_size, embedding_dim] = "
                          f"[{vocab_size}, {config.embedding_dim}], received {np.shape(word_vectors)}")
+    if word_vectors is not None and not np.all(np.isfinite(word_vectors)):
+        raise ValueError("`word_vectors` holds NaN or infinite values")
     word_ids = keras.Input((None,), dtype="int32", name="word_ids")
     inputs = {"word_ids": word_ids}
     embedding = keras.layers.Embedding(vocab_size, config.embedding_dim, mask_zero=True,
@@ -332,8 +336,8 @@ def train_classifier(config: TaskConfig, train: TaskData, dev: TaskData, *, use_
             more for a tiny training set, so an "epoch" is not a handful of steps).
         word_vectors: initial word vectors ``[vocab_size, embedding_dim]`` (see
             :func:`build_task_model`); ``None``: random.
-        model: a model this function returned for the same config, data shapes and vocabulary
-            (another seed): it is given this seed's fresh state (weights as a new build would
+        model: a model this function returned for the same config, ``use_elmo`` and vocabulary
+            (another seed; anything else is refused): it is given this seed's fresh state (weights as a new build would
             draw them, dropout seeds, a zeroed optimizer) and trained again, which skips
             re-tracing TensorFlow's train and test steps (about 5 s a run on 2 CPU cores).
         verbose: ``fit`` verbosity.
@@ -343,8 +347,14 @@ def train_classifier(config: TaskConfig, train: TaskData, dev: TaskData, *, use_
         ``best_epoch`` (1-based), ``seconds``, ``history`` (per-epoch lists).
 
     Raises:
-        ValueError: ``model`` has other weights than this configuration builds.
+        ValueError: ``use_elmo`` without a cache on ``train`` or ``dev``; ``model`` built for
+            another configuration (layers, sizes, dropout, layer norm, learning rate).
+
+    Introduced in lesson 06 (baseline vs ELMo + baseline over seeds).
     """
+    if use_elmo and (train.cache is None or dev.cache is None):
+        raise ValueError("use_elmo=True needs TaskData.cache on train and dev "
+                         "(from elmo_lib.cache.cache_layers)")
     keras.utils.set_random_seed(seed)
     if vocab_size is None and word_vectors is not None:
         vocab_size = len(word_vectors)
@@ -375,9 +385,22 @@ def _start_again(model: keras.Model, fresh: keras.Model) -> None:
     """Give a trained ``model`` the state of ``fresh`` (the same architecture, just built): its
     weights, its dropout layers' seeds, and a zeroed optimizer (Adam's moments and step count;
     the learning rate stays). The compiled train/test steps are kept."""
+    def learning_rate(m):
+        return float(keras.ops.convert_to_numpy(m.optimizer.learning_rate))
+
+    def settings(m):  # every layer's config without the names Keras numbers per build
+        def strip(value):
+            if isinstance(value, dict):
+                return {k: strip(v) for k, v in value.items() if k != "name"}
+            return [strip(v) for v in value] if isinstance(value, (list, tuple)) else value
+        return [(type(layer).__name__, strip(layer.get_config())) for layer in m.layers]
+
     shapes = [tuple(w.shape) for w in model.weights]
-    if shapes != [tuple(w.shape) for w in fresh.weights] or len(model.layers) != len(fresh.layers):
-        raise ValueError("`model` has other weights than this configuration builds: pass a model "
+    if (shapes != [tuple(w.shape) for w in fresh.weights] or settings(model) != settings(fresh)
+            or getattr(model, "optimizer", None) is None
+            or not np.isclose(learning_rate(model), learning_rate(fresh))):
+        raise ValueError("`model` was built for another configuration than this call's (layers, "
+                         "sizes, dropout, layer norm or learning rate): pass a model "
                          "train_classifier returned for the same config, vocab_size and use_elmo")
     model.set_weights(fresh.get_weights())
     for layer, new in zip(model.layers, fresh.layers):

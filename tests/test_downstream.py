@@ -137,8 +137,15 @@ def test_a_reused_model_trains_a_seed_exactly_as_a_fresh_one():
     for a, b in zip(reused.get_weights(), fresh.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-5)
     baseline, _ = downstream.train_classifier(config, train, dev, use_elmo=False, seed=0)
-    with pytest.raises(ValueError, match="`model` has other weights"):
-        downstream.train_classifier(config, train, dev, use_elmo=True, seed=0, model=baseline)
+    for changed, kwargs in ((config, {"use_elmo": True, "model": baseline}),
+                            (config.replace(dropout=0.0), {"use_elmo": True, "model": reused}),
+                            (config.replace(layer_norm=False), {"use_elmo": True, "model": reused}),
+                            (config.replace(learning_rate=0.5), {"use_elmo": True, "model": reused})):
+        with pytest.raises(ValueError, match="`model` was built for another configuration"):
+            downstream.train_classifier(changed, train, dev, seed=0, **kwargs)
+    with pytest.raises(ValueError, match="use_elmo=True needs TaskData.cache"):
+        downstream.train_classifier(config, downstream.TaskData(train.word_ids, train.labels), dev,
+                                    use_elmo=True)
 
 
 def test_token_probe_weights_the_informative_layer():

@@ -58,9 +58,20 @@ def test_ppmi_svd_bad_arguments(kwargs, message):
         static.ppmi_svd(CORPUS, vocab_size=6, **{"dim": 3, **kwargs})
 
 
-def test_ppmi_svd_empty_corpus():
+def test_ppmi_svd_empty_corpus_strings_and_vocab_size():
     with pytest.raises(ValueError, match="no tokens"):
         static.ppmi_svd([[], []])
+    with pytest.raises(ValueError, match="sentence 1 is a string"):
+        static.ppmi_svd([["a", "b"], "the cat sat"])
+    with pytest.raises(ValueError, match="`vocab_size` must be a positive integer"):
+        static.ppmi_svd(CORPUS, vocab_size=0)
+
+
+@pytest.mark.parametrize("word_index", [{"cat": 0}, {"cat": 1}, {"cat": -3}, {"cat": 2.0}])
+def test_embedding_matrix_refuses_padding_oov_and_odd_ids(word_index):
+    vectors = static.ppmi_svd(CORPUS * 3, vocab_size=6, window=2, dim=3)
+    with pytest.raises(ValueError, match="word ids must be integers >= 2"):
+        vectors.embedding_matrix(word_index)
 
 
 def test_embedding_matrix_places_each_known_word_at_its_task_id():
@@ -82,3 +93,5 @@ def test_task_model_starts_from_the_given_word_vectors():
     assert model.get_layer("word_embedding").trainable  # fine-tuned with the task
     with pytest.raises(ValueError, match=r"`word_vectors` must be \[vocab_size, embedding_dim\]"):
         downstream.build_task_model(config, 6, word_vectors=table)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        downstream.build_task_model(config, 5, word_vectors=np.full((5, 3), np.nan, np.float32))
