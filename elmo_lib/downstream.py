@@ -221,6 +221,9 @@ class TaskConfig:
     layer_norm: bool = True
     # L2 on the mix's layer weights s (paper sec. 3.3: lambda ||w||^2); 0 = off.
     mix_l2: float = 0.0
+    # also concatenate ELMo to the BiLSTM's output, with a second scalar mix of its own
+    # ("scalar_mix_output"; paper sec. 3.3: "include ELMo at the output of the task RNN").
+    elmo_at_output: bool = False
     # output classes (a softmax; 2 for SST-2).
     n_classes: int = 2
     learning_rate: float = 1e-3
@@ -261,7 +264,8 @@ def build_task_model(config: TaskConfig, vocab_size: int,
 
     Returns:
         a compiled ``keras.Model`` with inputs ``{"word_ids"[, "elmo"]}`` and class probabilities.
-        ELMo's ``ScalarMix`` is the layer named ``"scalar_mix"``.
+        ELMo's ``ScalarMix`` is the layer named ``"scalar_mix"`` (with ``config.elmo_at_output``,
+        the output's own mix is ``"scalar_mix_output"``).
 
     Raises:
         ValueError: ``word_vectors`` is not ``[vocab_size, embedding_dim]`` or not finite.
@@ -286,13 +290,18 @@ def build_task_model(config: TaskConfig, vocab_size: int,
         inputs["elmo"] = keras.Input((None, n_layers, dim), name="elmo")
         mask = TokenMask(name="token_mask")(word_ids)
         layers = keras.layers.Permute((2, 1, 3), name="layers_first")(inputs["elmo"])
-        mix = ScalarMix(n_layers, layer_norm=config.layer_norm, l2_coefficient=config.mix_l2,
-                        name="scalar_mix")
-        mixed = mix(layers, mask=mask)
-        mixed = keras.layers.Dropout(config.elmo_dropout, name="elmo_dropout")(mixed)
-        h = keras.layers.Concatenate(name="word_and_elmo")([h, mixed])
+
+        def elmo(suffix):  # one task-specific ELMo vector per token: its own mix and dropout
+            mix = ScalarMix(n_layers, layer_norm=config.layer_norm, l2_coefficient=config.mix_l2,
+                            name="scalar_mix" + suffix)
+            return keras.layers.Dropout(config.elmo_dropout,
+                                        name="elmo_dropout" + suffix)(mix(layers, mask=mask))
+
+        h = keras.layers.Concatenate(name="word_and_elmo")([h, elmo("")])
     h = keras.layers.Bidirectional(keras.layers.LSTM(config.lstm_units, return_sequences=True),
                                    name="bilstm")(h)
+    if elmo_shape is not None and config.elmo_at_output:
+        h = keras.layers.Concatenate(name="bilstm_and_elmo")([h, elmo("_output")])
     h = MaskedMaxPooling1D(name="max_pool")(h)
     h = keras.layers.Dropout(config.dropout, name="pooled_dropout")(h)
     outputs = keras.layers.Dense(config.n_classes, activation="softmax", name="classes")(h)

@@ -199,3 +199,33 @@ def test_adapt_bilm_lowers_perplexity_on_the_new_text_and_copies():
     by_hand._index["zebra"] = vocab.token_to_id("<unk>")
     reference = evaluate_perplexity(adapted, task, vocab=by_hand, verbose=0)
     assert after["mean"] == pytest.approx(reference["mean"], rel=1e-6)
+
+
+def test_elmo_at_the_output_adds_its_own_mix_to_the_pooled_vector():
+    """Paper sec. 3.3: ELMo also beside the task RNN's output, with a second scalar mix. With the
+    BiLSTM silenced (zero weights give h = 0), the pooled vector is [0; max over tokens of
+    gamma * sum_j softmax(s)_j h_j], computed here in NumPy."""
+    config = downstream.TaskConfig(embedding_dim=4, lstm_units=3, layer_norm=False,
+                                   elmo_at_output=True)
+    plain = downstream.build_task_model(config.replace(elmo_at_output=False), 30, (3, 6))
+    model = downstream.build_task_model(config, 30, (3, 6))
+    out_mix = model.get_layer("scalar_mix_output")
+    assert out_mix.count_params() == 4 and len(out_mix.trainable_weights) == 2
+    assert model.count_params() - plain.count_params() == 4 + 6 * 2  # the mix, 6 pooled inputs
+    bilstm = model.get_layer("bilstm")
+    bilstm.set_weights([np.zeros_like(w) for w in bilstm.get_weights()])
+    s, gamma = np.array([0.5, -1.0, 2.0]), 1.7
+    out_mix.set_weights([s, np.array(gamma)])
+    data = _synthetic_task(5, np.random.default_rng(2))
+    x = next(iter(downstream.task_dataset(data, 5, use_elmo=True)[0]))[0]
+    pooled = np.asarray(keras.Model(model.inputs, model.get_layer("max_pool").output)(x))
+    assert pooled.shape == (5, 2 * 3 + 6)
+    np.testing.assert_allclose(pooled[:, :6], 0.0, atol=1e-7)
+    weights = np.exp(s) / np.exp(s).sum()
+    lengths = (x["word_ids"].numpy() > 0).sum(1)
+    for b, n in enumerate(lengths):
+        layers = x["elmo"].numpy()[b, :n].astype(np.float64)  # [tokens, 3, 6]
+        expected = (gamma * np.einsum("j,tjd->td", weights, layers)).max(0)
+        np.testing.assert_allclose(pooled[b, 6:], expected, rtol=1e-5, atol=1e-5)
+    weights_out, gamma_out = downstream.mix_weights(model, "scalar_mix_output")
+    np.testing.assert_allclose(weights_out, weights, rtol=1e-6)
