@@ -4,6 +4,7 @@ Peters et al. 2018 (sec. 3.4, appendix A.1) fine-tune the biLM on the task's tra
 labels, for about an epoch, then freeze it for the task: the biLM's perplexity on the task's text
 drops, and downstream accuracy often improves.
 
+- :func:`ptb_to_wikitext`    SST-2's PTB-tokenized text in WikiText-2's token conventions
 - :func:`output_vocabulary`  the rule for target words outside the biLM's output vocabulary
 - :func:`oov_rate`           how many target tokens that rule touches
 - :func:`perplexity`         full-softmax perplexity of a trainer on new text, with that rule
@@ -34,6 +35,25 @@ from elmo_lib import data, text, train
 from elmo_lib.bilm import BiLMTrainer
 
 RARE_WORD_TOKEN = "<unk>"  # WikiText-2's stand-in for the rare words it removed
+PTB_TO_WIKITEXT = {"-lrb-": "(", "-rrb-": ")", "``": '"', "''": '"'}
+
+
+def ptb_to_wikitext(sentence: str) -> list[str]:
+    """A PTB-tokenized sentence (SST-2's, lower-cased) as tokens the way WikiText-2 writes them.
+
+    Brackets ``-lrb-``/``-rrb-`` become ``(``/``)``, PTB's opening and closing quotes become ``"``,
+    an escaped slash becomes ``/``, and a hyphen inside a token is split off as ``@-@`` (``well-made`` ->
+    ``well @-@ made``, as WikiText-2 does); tokens made only of hyphens (``--``) stay. Case is
+    kept: the lessons' biLM read cased text, and closing that gap is what domain adaptation does.
+    Tokens are split on whitespace (:func:`elmo_lib.text.split_tokens`' rule); an empty or
+    blank sentence gives ``[]``. Introduced in lesson 06 (section 3 writes it out by hand).
+    """
+    tokens = []
+    for token in text.split_tokens(sentence):
+        token = PTB_TO_WIKITEXT.get(token, token).replace("\\/", "/")
+        inner_hyphen = "-" in token.strip("-")
+        tokens += " @-@ ".join(token.split("-")).split() if inner_hyphen else [token]
+    return tokens
 
 
 class _TargetVocabulary(text.Vocabulary):

@@ -229,3 +229,38 @@ def test_elmo_at_the_output_adds_its_own_mix_to_the_pooled_vector():
         np.testing.assert_allclose(pooled[b, 6:], expected, rtol=1e-5, atol=1e-5)
     weights_out, gamma_out = downstream.mix_weights(model, "scalar_mix_output")
     np.testing.assert_allclose(weights_out, weights, rtol=1e-6)
+
+
+@pytest.mark.parametrize("sentence, expected", [
+    ("a well-made film", ["a", "well", "@-@", "made", "film"]),
+    ("-lrb- r\\/c -rrb- it 's n't", ["(", "r/c", ")", "it", "'s", "n't"]),
+    ("`` yes '' -- no", ['"', "yes", '"', "--", "no"]),
+    ("-x-y a--b well-", ["@-@", "x", "@-@", "y", "a", "@-@", "@-@", "b", "well-"]),
+    ("Cased\u00a0Text\ttoo", ["Cased", "Text", "too"]),
+    ("", []), ("   ", []),
+])
+def test_ptb_to_wikitext(sentence, expected):
+    assert adapt.ptb_to_wikitext(sentence) == expected
+
+
+def test_the_phrase_script_runs_and_writes_its_results(data_dir, tmp_path, monkeypatch):
+    """scripts/sst2_phrases.py in --quick mode (one seed, one epoch): a results file with both
+    rows, their test accuracies fractions of the 200 test sentences, and the gain their difference."""
+    import importlib.util
+    import json
+    import pathlib
+
+    monkeypatch.setenv("ELMO_RESULTS_DIR", str(tmp_path))
+    path = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "sst2_phrases.py"
+    spec = importlib.util.spec_from_file_location("sst2_phrases", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main(["--quick", "--seeds", "0"]) == 0
+    record = json.loads((tmp_path / "06_sentiment_phrases.json").read_text())
+    assert record["n_test"] == 200 and record["n_train_phrases"] == 300  # --quick cuts the sets
+    accuracy = record["test_accuracy"]
+    for row in ("baseline", "elmo_baseline"):
+        (value,) = accuracy[row]["seeds"]
+        assert round(value * 200) == pytest.approx(value * 200, abs=1e-6)  # k / 200
+    assert record["gain"] == pytest.approx(accuracy["elmo_baseline"]["mean"]
+                                           - accuracy["baseline"]["mean"])

@@ -49,6 +49,7 @@ def lessons_table() -> str:
         avx = "AVX-512" if machine.get("avx512") else "no AVX-512"
         notebook = next((ROOT / "notebooks").glob(f"{record['lesson'][:2]}_*.ipynb"), None)
         link = f"notebooks/{notebook.name}" if notebook else "notebooks/"
+        link = record.get("script", link)  # a lesson's companion script (06_sentiment_phrases)
         rows.append(f"| [{record['lesson']}]({link}) | "
                     f"{record['wall_seconds']:.0f} s | {machine['cpu']}, {machine['cores']} cores, "
                     f"{avx}, {gpu} | {record['date'][:10]} |")
@@ -102,7 +103,15 @@ def downstream_table() -> str:
             rows.append(f"| SST-2 with {point['n_train']:,} training sentences (test) | "
                         f"TF-IDF + LR {_pct(point['tfidf_lr'])}; baseline "
                         f"{_mean_sd(point['baseline'])}; ELMo + baseline "
-                        f"{_mean_sd(point['elmo_baseline'])} |")
+                        f"{_mean_sd(point['elmo_baseline'])} (gain "
+                        f"{100 * (point['elmo_baseline']['mean'] - point['baseline']['mean']):+.1f}) |")
+    phrases = _load("06_sentiment_phrases")  # scripts/sst2_phrases.py
+    if phrases is not None:
+        test = phrases["test_accuracy"]
+        rows.append(f"| SST-2 trained on GLUE's {phrases['n_train_phrases']:,} phrases (test "
+                    f"sentences; `scripts/sst2_phrases.py`) | baseline {_mean_sd(test['baseline'])}; "
+                    f"ELMo + baseline {_mean_sd(test['elmo_baseline'])} (gain "
+                    f"{100 * phrases['gain']:+.1f}) |")
     return "\n".join(rows)
 
 
