@@ -47,6 +47,9 @@ def ptb_to_wikitext(sentence: str) -> list[str]:
     kept: the lessons' biLM read cased text, and closing that gap is what domain adaptation does.
     Tokens are split on whitespace (:func:`elmo_lib.text.split_tokens`' rule); an empty or
     blank sentence gives ``[]``. Introduced in lesson 06 (section 3 writes it out by hand).
+
+    Raises:
+        TypeError: ``sentence`` is not a ``str``.
     """
     tokens = []
     for token in text.split_tokens(sentence):

@@ -264,3 +264,9 @@ def test_the_phrase_script_runs_and_writes_its_results(data_dir, tmp_path, monke
         assert round(value * 200) == pytest.approx(value * 200, abs=1e-6)  # k / 200
     assert record["gain"] == pytest.approx(accuracy["elmo_baseline"]["mean"]
                                            - accuracy["baseline"]["mean"])
+
+
+def test_ptb_to_wikitext_refuses_what_is_not_text():
+    for bad in (None, ["a", "b"], b"bytes"):
+        with pytest.raises(TypeError, match="str"):
+            adapt.ptb_to_wikitext(bad)
