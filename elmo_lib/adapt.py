@@ -25,6 +25,7 @@ Introduced in lesson 06.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Sequence
 
@@ -36,6 +37,7 @@ from elmo_lib.bilm import BiLMTrainer
 
 RARE_WORD_TOKEN = "<unk>"  # WikiText-2's stand-in for the rare words it removed
 PTB_TO_WIKITEXT = {"-lrb-": "(", "-rrb-": ")", "``": '"', "''": '"'}
+WIKITEXT_SEPARATOR = re.compile(r"@[-,.]@")  # WikiText-2's split-off hyphen, comma and point
 
 
 def ptb_to_wikitext(sentence: str) -> list[str]:
@@ -43,7 +45,9 @@ def ptb_to_wikitext(sentence: str) -> list[str]:
 
     Brackets ``-lrb-``/``-rrb-`` become ``(``/``)``, PTB's opening and closing quotes become ``"``,
     an escaped slash becomes ``/``, and a hyphen inside a token is split off as ``@-@`` (``well-made`` ->
-    ``well @-@ made``, as WikiText-2 does); tokens made only of hyphens (``--``) stay. Case is
+    ``well @-@ made``, as WikiText-2 does); tokens made only of hyphens (``--``) and WikiText-2's
+    own ``@-@``/``@,@``/``@.@`` stay, so converted text converts to itself. The brackets are
+    mapped as whole tokens only (PTB writes them apart from their neighbours). Case is
     kept: the lessons' biLM read cased text, and closing that gap is what domain adaptation does.
     Tokens are split on whitespace (:func:`elmo_lib.text.split_tokens`' rule); an empty or
     blank sentence gives ``[]``. Introduced in lesson 06 (section 3 writes it out by hand).
@@ -51,8 +55,14 @@ def ptb_to_wikitext(sentence: str) -> list[str]:
     Raises:
         TypeError: ``sentence`` is not a ``str``.
     """
+    if not isinstance(sentence, str):
+        raise TypeError(f"ptb_to_wikitext takes one sentence as a str, received "
+                        f"{type(sentence).__name__} (join a token list with spaces first)")
     tokens = []
     for token in text.split_tokens(sentence):
+        if WIKITEXT_SEPARATOR.fullmatch(token):  # already WikiText-2's: @-@, @,@, @.@
+            tokens.append(token)
+            continue
         token = PTB_TO_WIKITEXT.get(token, token).replace("\\/", "/")
         inner_hyphen = "-" in token.strip("-")
         tokens += " @-@ ".join(token.split("-")).split() if inner_hyphen else [token]

@@ -223,6 +223,7 @@ class TaskConfig:
     mix_l2: float = 0.0
     # also concatenate ELMo to the BiLSTM's output, with a second scalar mix of its own
     # ("scalar_mix_output"; paper sec. 3.3: "include ELMo at the output of the task RNN").
+    # Models without ELMo (the baseline, elmo_shape=None) have nothing to add and ignore it.
     elmo_at_output: bool = False
     # output classes (a softmax; 2 for SST-2).
     n_classes: int = 2
@@ -268,10 +269,16 @@ def build_task_model(config: TaskConfig, vocab_size: int,
         the output's own mix is ``"scalar_mix_output"``).
 
     Raises:
-        ValueError: ``word_vectors`` is not ``[vocab_size, embedding_dim]`` or not finite.
+        ValueError: ``elmo_shape`` is not two positive integers; ``word_vectors`` is not
+            ``[vocab_size, embedding_dim]`` or not finite.
 
     Introduced in lesson 06 (its section 5 draws both models).
     """
+    if elmo_shape is not None and (
+            len(elmo_shape) != 2 or not all(isinstance(n, (int, np.integer)) and n > 0
+                                            for n in elmo_shape)):
+        raise ValueError(f"`elmo_shape` must be (L + 1, 2P), two positive integers (the cached "
+                         f"layers and their width), received {elmo_shape!r}")
     if word_vectors is not None and np.shape(word_vectors) != (vocab_size, config.embedding_dim):
         raise ValueError(f"`word_vectors` must be [vocab_size, embedding_dim] = "
                          f"[{vocab_size}, {config.embedding_dim}], received {np.shape(word_vectors)}")

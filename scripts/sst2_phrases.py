@@ -1,12 +1,14 @@
 #!/usr/bin/env python
 """Lesson 06's main comparison trained on GLUE SST-2's phrases instead of its sentences.
 
-    python scripts/sst2_phrases.py            # about 15 minutes on 2 CPU cores
+    python scripts/sst2_phrases.py            # about 13 minutes on 2 CPU cores
     python scripts/sst2_phrases.py --quick    # a few hundred phrases, one epoch: a smoke test
+                                              # (also ELMO_QUICK=1); writes to a temporary
+                                              # directory unless ELMO_RESULTS_DIR is set
 
 The baseline and ELMo + baseline of lesson 06 (the same task model, settings and seeds; the
 lessons' shipped biLM, frozen and cached) trained on the 67,349 labelled phrases of GLUE SST-2's
-training split (every phrase of the 6,920 training sentences, the sentences included), with
+training split (the phrases of SST-2's training sentences, most whole sentences among them), with
 early stopping on the sentence-level dev set and one read of the sentence-level test set per run.
 Writes ``results/06_sentiment_phrases.json``; lesson 06 (section 12) and the README read it.
 """
@@ -17,6 +19,7 @@ import argparse
 import os
 import pathlib
 import sys
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -34,17 +37,26 @@ ROWS = {"baseline": False, "elmo_baseline": True}
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--preset", default="wikitext2_cpu")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                        help="one model per seed and row; mean +- sd over them (default: 0 1 2)")
+    parser.add_argument("--preset", default="wikitext2_cpu",
+                        help="the biLM, a preset name or directory (default: wikitext2_cpu)")
     parser.add_argument("--quick", action="store_true",
-                        help="300 phrases, 200 dev/test sentences, one epoch (numbers mean nothing)")
+                        help="300 phrases, 200 dev/test sentences, one epoch: a smoke test whose "
+                             "numbers mean nothing (also ELMO_QUICK=1)")
     args = parser.parse_args(argv)
-    task = TASK.replace(epochs=1) if args.quick else TASK
-    results = el.results.LessonResults("06_sentiment_phrases")
+    quick = args.quick or os.environ.get("ELMO_QUICK") == "1"
+    task = TASK.replace(epochs=1) if quick else TASK
+    directory = None  # results/ (see elmo_lib.results.results_dir)
+    if quick and not os.environ.get("ELMO_RESULTS_DIR"):  # never over the committed full run
+        directory = tempfile.mkdtemp(prefix="sst2_phrases_quick_")
+    results = el.results.LessonResults("06_sentiment_phrases", directory)
+    results["quick"] = quick  # --quick as well as ELMO_QUICK=1
     splits = {"train": el.data.load_sst2_glue("train"), "dev": el.data.load_sst2("dev"),
               "test": el.data.load_sst2("test")}
-    if args.quick:
+    if quick:
         splits = {name: (texts[:300 if name == "train" else 200], labels[:300 if name == "train" else 200])
                   for name, (texts, labels) in splits.items()}
     tokens = {name: [el.adapt.ptb_to_wikitext(t) for t in texts] for name, (texts, _) in splits.items()}
@@ -52,7 +64,10 @@ def main(argv=None) -> int:
           f"dev {len(tokens['dev']):,} and test {len(tokens['test']):,} sentences", flush=True)
 
     encoder = el.bilm.encoder_from_trainer(el.bilm.BiLMTrainer.from_preset(args.preset))
-    cache = {name: el.cache.cache_layers(encoder, tokens[name], verbose=1) for name in splits}
+    cache = {}
+    for name in splits:
+        print(f"caching the biLM's layers of the {name} split", flush=True)
+        cache[name] = el.cache.cache_layers(encoder, tokens[name], verbose=1)
     word_index = el.downstream.task_vocabulary(tokens["train"])
     data = {name: el.downstream.TaskData(el.downstream.encode_words(tokens[name], word_index),
                                          splits[name][1], cache[name]) for name in splits}
@@ -85,7 +100,8 @@ def main(argv=None) -> int:
     results["preset"] = args.preset
     results["script"] = "scripts/sst2_phrases.py"  # the README links this run to the script
     results.save()
-    print(f"phrases: baseline {accuracy['baseline']['mean']:.1%}, ELMo + baseline "
+    print(f"{'QUICK run (numbers mean nothing): ' if quick else ''}"
+          f"phrases: baseline {accuracy['baseline']['mean']:.1%}, ELMo + baseline "
           f"{accuracy['elmo_baseline']['mean']:.1%} (gain {100 * gain:+.1f} points); "
           f"written to {results.path}")
     return 0

@@ -229,6 +229,9 @@ def test_elmo_at_the_output_adds_its_own_mix_to_the_pooled_vector():
         np.testing.assert_allclose(pooled[b, 6:], expected, rtol=1e-5, atol=1e-5)
     weights_out, gamma_out = downstream.mix_weights(model, "scalar_mix_output")
     np.testing.assert_allclose(weights_out, weights, rtol=1e-6)
+    for bad in ((3,), (3, 0), (3.0, 6), (3, 6, 1)):
+        with pytest.raises(ValueError, match="elmo_shape"):
+            downstream.build_task_model(config, 30, bad)
 
 
 @pytest.mark.parametrize("sentence, expected", [
@@ -241,11 +244,18 @@ def test_elmo_at_the_output_adds_its_own_mix_to_the_pooled_vector():
 ])
 def test_ptb_to_wikitext(sentence, expected):
     assert adapt.ptb_to_wikitext(sentence) == expected
+    assert adapt.ptb_to_wikitext(" ".join(expected)) == expected  # converted text stays put
+
+
+def test_ptb_to_wikitext_keeps_wikitext_separators():
+    assert adapt.ptb_to_wikitext("1 @,@ 000 @.@ 5 well @-@ made") == [
+        "1", "@,@", "000", "@.@", "5", "well", "@-@", "made"]
 
 
 def test_the_phrase_script_runs_and_writes_its_results(data_dir, tmp_path, monkeypatch):
-    """scripts/sst2_phrases.py in --quick mode (one seed, one epoch): a results file with both
-    rows, their test accuracies fractions of the 200 test sentences, and the gain their difference."""
+    """scripts/sst2_phrases.py in --quick mode (one seed, one epoch): a results file marked quick
+    with both rows, their test accuracies fractions of the 200 test sentences, and the gain their
+    difference; without ELMO_RESULTS_DIR a quick run never writes into results/."""
     import importlib.util
     import json
     import pathlib
@@ -258,12 +268,18 @@ def test_the_phrase_script_runs_and_writes_its_results(data_dir, tmp_path, monke
     assert script.main(["--quick", "--seeds", "0"]) == 0
     record = json.loads((tmp_path / "06_sentiment_phrases.json").read_text())
     assert record["n_test"] == 200 and record["n_train_phrases"] == 300  # --quick cuts the sets
+    assert record["quick"] is True
     accuracy = record["test_accuracy"]
     for row in ("baseline", "elmo_baseline"):
         (value,) = accuracy[row]["seeds"]
         assert round(value * 200) == pytest.approx(value * 200, abs=1e-6)  # k / 200
     assert record["gain"] == pytest.approx(accuracy["elmo_baseline"]["mean"]
                                            - accuracy["baseline"]["mean"])
+    monkeypatch.delenv("ELMO_RESULTS_DIR")
+    committed = pathlib.Path(__file__).resolve().parents[1] / "results" / "06_sentiment_phrases.json"
+    before = committed.read_bytes() if committed.exists() else None
+    assert script.main(["--quick", "--seeds", "0"]) == 0
+    assert (committed.read_bytes() if committed.exists() else None) == before
 
 
 def test_ptb_to_wikitext_refuses_what_is_not_text():
