@@ -106,11 +106,16 @@ def test_elmo_model_adds_a_trainable_mix_and_saves(tmp_path):
     np.testing.assert_allclose(restored(x), with_elmo(x), atol=1e-6)
 
 
-def test_elmo_helps_when_the_signal_is_in_the_bilm_features():
+def _tiny_run(n_train, n_dev, **config):
+    """Synthetic train/dev splits (seeded) and a tiny task config trained at learning rate 1e-2."""
     rng = np.random.default_rng(0)
-    train, dev = _synthetic_task(160, rng), _synthetic_task(60, rng)
-    config = downstream.TaskConfig(embedding_dim=4, lstm_units=4, dropout=0.0, elmo_dropout=0.0,
-                                   learning_rate=1e-2, batch_size=16, epochs=8, patience=8)
+    train, dev = _synthetic_task(n_train, rng), _synthetic_task(n_dev, rng)
+    return train, dev, downstream.TaskConfig(embedding_dim=4, learning_rate=1e-2, **config)
+
+
+def test_elmo_helps_when_the_signal_is_in_the_bilm_features():
+    train, dev, config = _tiny_run(160, 60, lstm_units=4, dropout=0.0, elmo_dropout=0.0,
+                                   batch_size=16, epochs=8, patience=8)
     base, base_info = downstream.train_classifier(config, train, dev, use_elmo=False, seed=0)
     model, info = downstream.train_classifier(config, train, dev, use_elmo=True, seed=0)
     assert info["dev_accuracy"] > 0.9 and base_info["dev_accuracy"] < 0.75
@@ -124,10 +129,8 @@ def test_elmo_helps_when_the_signal_is_in_the_bilm_features():
 
 
 def test_a_reused_model_trains_a_seed_exactly_as_a_fresh_one():
-    rng = np.random.default_rng(0)
-    train, dev = _synthetic_task(48, rng), _synthetic_task(16, rng)
-    config = downstream.TaskConfig(embedding_dim=4, lstm_units=3, dropout=0.3, elmo_dropout=0.3,
-                                   learning_rate=1e-2, batch_size=8, epochs=3, patience=3)
+    train, dev, config = _tiny_run(48, 16, lstm_units=3, dropout=0.3, elmo_dropout=0.3,
+                                   batch_size=8, epochs=3, patience=3)
     fresh, fresh_info = downstream.train_classifier(config, train, dev, use_elmo=True, seed=5)
     other, _ = downstream.train_classifier(config, train, dev, use_elmo=True, seed=4)
     reused, info = downstream.train_classifier(config, train, dev, use_elmo=True, seed=5, model=other)
