@@ -274,11 +274,13 @@ def build_task_model(config: TaskConfig, vocab_size: int,
 
     Introduced in lesson 06 (its section 5 draws both models).
     """
-    if elmo_shape is not None and (
-            len(elmo_shape) != 2 or not all(isinstance(n, (int, np.integer)) and n > 0
-                                            for n in elmo_shape)):
-        raise ValueError(f"`elmo_shape` must be (L + 1, 2P), two positive integers (the cached "
-                         f"layers and their width), received {elmo_shape!r}")
+    if elmo_shape is not None:
+        parts = list(elmo_shape) if isinstance(elmo_shape, (tuple, list, np.ndarray)) else []
+        if len(parts) != 2 or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool)
+                                      and n > 0 for n in parts):
+            raise ValueError(f"`elmo_shape` must be (L + 1, 2P), two positive integers (the "
+                             f"cached layers and their width), received {elmo_shape!r}")
+        elmo_shape = tuple(int(n) for n in parts)
     if word_vectors is not None and np.shape(word_vectors) != (vocab_size, config.embedding_dim):
         raise ValueError(f"`word_vectors` must be [vocab_size, embedding_dim] = "
                          f"[{vocab_size}, {config.embedding_dim}], received {np.shape(word_vectors)}")

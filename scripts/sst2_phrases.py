@@ -85,7 +85,7 @@ def main(argv=None) -> int:
             print(f"{name} seed {seed}: dev {info['dev_accuracy']:.1%}, test {row['test'][-1]:.1%} "
                   f"(best epoch {info['best_epoch']}, {info['seconds']:.0f} s)", flush=True)
         accuracy[name] = {"mean": float(np.mean(row["test"])),
-                          "sd": float(np.std(row["test"], ddof=1)) if len(row["test"]) > 1 else 0.0,
+                          "sd": float(np.std(row["test"], ddof=1)) if len(row["test"]) > 1 else None,
                           "seeds": [float(a) for a in row["test"]],
                           "dev_mean": float(np.mean(row["dev"])), "best_epoch": row["best_epoch"],
                           "seconds": row["seconds"]}

@@ -232,9 +232,11 @@ def test_elmo_at_the_output_adds_its_own_mix_to_the_pooled_vector():
         np.testing.assert_allclose(pooled[b, 6:], expected, rtol=1e-5, atol=1e-5)
     weights_out, gamma_out = downstream.mix_weights(model, "scalar_mix_output")
     np.testing.assert_allclose(weights_out, weights, rtol=1e-6)
-    for bad in ((3,), (3, 0), (3.0, 6), (3, 6, 1)):
+    for bad in ((3,), (3, 0), (3.0, 6), (3, 6, 1), 3, (True, 6), {3: 1, 6: 2}, "ab"):
         with pytest.raises(ValueError, match="elmo_shape"):
             downstream.build_task_model(config, 30, bad)
+    numpy_shape = downstream.build_task_model(config, 30, np.array([3, 6]))
+    assert numpy_shape.count_params() == model.count_params()
 
 
 @pytest.mark.parametrize("sentence, expected", [
@@ -262,6 +264,7 @@ def test_the_phrase_script_runs_and_writes_its_results(data_dir, tmp_path, monke
     import importlib.util
     import json
     import pathlib
+    import tempfile
 
     monkeypatch.setenv("ELMO_RESULTS_DIR", str(tmp_path))
     path = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "sst2_phrases.py"
@@ -278,11 +281,16 @@ def test_the_phrase_script_runs_and_writes_its_results(data_dir, tmp_path, monke
         assert round(value * 200) == pytest.approx(value * 200, abs=1e-6)  # k / 200
     assert record["gain"] == pytest.approx(accuracy["elmo_baseline"]["mean"]
                                            - accuracy["baseline"]["mean"])
-    monkeypatch.delenv("ELMO_RESULTS_DIR")
+    monkeypatch.delenv("ELMO_RESULTS_DIR")  # a quick run then writes to a temporary directory
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "system_tmp"))
+    (tmp_path / "system_tmp").mkdir()
     committed = pathlib.Path(__file__).resolve().parents[1] / "results" / "06_sentiment_phrases.json"
     before = committed.read_bytes() if committed.exists() else None
     assert script.main(["--quick", "--seeds", "0"]) == 0
     assert (committed.read_bytes() if committed.exists() else None) == before
+    (written,) = (tmp_path / "system_tmp").glob("sst2_phrases_quick_*/06_sentiment_phrases.json")
+    assert json.loads(written.read_text())["quick"] is True
+    assert record["test_accuracy"]["baseline"]["sd"] is None  # one seed: no spread to report
 
 
 def test_ptb_to_wikitext_refuses_what_is_not_text():

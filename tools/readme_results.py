@@ -37,6 +37,8 @@ def _pct(value: float) -> str:
 
 
 def _mean_sd(entry: dict) -> str:
+    if entry.get("sd") is None:  # one seed: no spread
+        return f"{100 * entry['mean']:.1f} (one seed)"
     return f"{100 * entry['mean']:.1f} ± {100 * entry['sd']:.1f}"
 
 
