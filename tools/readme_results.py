@@ -101,6 +101,14 @@ def downstream_table() -> str:
                 parts.append(f"{name} {_mean_sd(test[key])}")
         rows.append(f"| SST-2 sentence level, test accuracy ({sst['n_test']:,} sentences; "
                     f"mean ± sd over seeds) | {'; '.join(parts)} |")
+        paired = {key: gain["paired_bootstrap_95"] for key, gain in sst.get("gains", {}).items()
+                  if "paired_bootstrap_95" in gain}
+        if paired:  # lesson 06, section 8: per-sentence differences over the shared seeds
+            parts = [f"{'ELMo (adapted biLM)' if 'adapted' in key else 'ELMo'} + baseline "
+                     f"{100 * b['gain']:+.1f} [{100 * b['low']:+.1f}, {100 * b['high']:+.1f}] "
+                     f"({b['seeds']} seeds)" for key, b in paired.items()]
+            rows.append("| SST-2 test gain over the baseline, 95% paired bootstrap interval over "
+                        f"the test sentences (points) | {'; '.join(parts)} |")
         for point in sst.get("learning_curve", []):
             rows.append(f"| SST-2 with {point['n_train']:,} training sentences (test) | "
                         f"TF-IDF + LR {_pct(point['tfidf_lr'])}; baseline "
