@@ -257,24 +257,42 @@ def test_ptb_to_wikitext_keeps_wikitext_separators():
         "1", "@,@", "000", "@.@", "5", "well", "@-@", "made"]
 
 
+def _phrase_script():
+    """scripts/sst2_phrases.py imported as a module (it is a script, not part of elmo_lib)."""
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "sst2_phrases.py"
+    spec = importlib.util.spec_from_file_location("sst2_phrases", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
 def test_the_phrase_script_runs_and_writes_its_results(data_dir, tmp_path, monkeypatch):
     """scripts/sst2_phrases.py in --quick mode (one seed, one epoch): a results file marked quick
     with both rows, their test accuracies fractions of the 200 test sentences, and the gain their
     difference; without ELMO_RESULTS_DIR a quick run never writes into results/."""
-    import importlib.util
     import json
     import pathlib
     import tempfile
 
     monkeypatch.setenv("ELMO_RESULTS_DIR", str(tmp_path))
-    path = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "sst2_phrases.py"
-    spec = importlib.util.spec_from_file_location("sst2_phrases", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    assert script.main(["--quick", "--seeds", "0"]) == 0
+    script = _phrase_script()
+    assert script.main(["--quick", "--seeds", "0", "--checks-per-pass", "2", "1"]) == 0
     record = json.loads((tmp_path / "06_sentiment_phrases.json").read_text())
     assert record["n_test"] == 200 and record["n_train_phrases"] == 300  # --quick cuts the sets
     assert record["quick"] is True
+    # one and two dev checks a pass (one pass in quick mode); each row keeps its best on dev
+    tried = record["by_checks_per_pass"]
+    assert sorted(tried) == ["1", "2"]
+    assert all(e == 1 for row in tried["1"].values() for e in row["best_epoch"])
+    assert all(e in (1, 2) for row in tried["2"].values() for e in row["best_epoch"])
+    for row, k in record["checks_per_pass"].items():
+        best_dev = max(tried[key][row]["dev_mean"] for key in tried)
+        assert tried[str(k)][row]["dev_mean"] == best_dev
+        assert k == 1 or tried["1"][row]["dev_mean"] < best_dev  # a tie keeps one check
+        assert record["test_accuracy"][row] == tried[str(k)][row]
     accuracy = record["test_accuracy"]
     for row in ("baseline", "elmo_baseline"):
         (value,) = accuracy[row]["seeds"]
@@ -291,6 +309,13 @@ def test_the_phrase_script_runs_and_writes_its_results(data_dir, tmp_path, monke
     (written,) = (tmp_path / "system_tmp").glob("sst2_phrases_quick_*/06_sentiment_phrases.json")
     assert json.loads(written.read_text())["quick"] is True
     assert record["test_accuracy"]["baseline"]["sd"] is None  # one seed: no spread to report
+
+
+def test_the_phrase_script_refuses_a_check_count_below_one(capsys):
+    script = _phrase_script()
+    with pytest.raises(SystemExit) as stop:
+        script.main(["--quick", "--checks-per-pass", "0"])
+    assert stop.value.code == 2 and "--checks-per-pass must be positive" in capsys.readouterr().err
 
 
 def test_ptb_to_wikitext_refuses_what_is_not_text():
