@@ -29,8 +29,8 @@ import time
 
 import keras
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 from scipy import stats
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 import elmo_lib as el
