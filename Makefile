@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # The lesson scripts (notebooks/NN_slug.py, jupytext pairs of the notebooks) are linted like code.
-LINT_TARGETS := elmo_lib tests benchmarks tools notebooks/*.py
+LINT_TARGETS := elmo_lib tests benchmarks tools scripts notebooks/*.py
 
 .PHONY: lab test test-fast lint sync bench install clean
 
