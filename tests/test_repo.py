@@ -110,13 +110,28 @@ def test_relative_markdown_links_resolve():
     assert broken == []
 
 
-def test_readme_result_tables_match_the_results_files():
-    """The README's tables are generated from results/*.json (tools/readme_results.py)."""
+def _readme_results():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("readme_results",
                                                   ROOT / "tools" / "readme_results.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_result_tables_match_the_results_files():
+    """The README's tables are generated from results/*.json (tools/readme_results.py)."""
+    module = _readme_results()
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert module.render(readme) == readme, "run tools/readme_results.py and commit README.md"
+
+
+def test_readme_labels_for_seeds_and_dev_checks_read_as_english():
+    module = _readme_results()
+    assert module._seed_list([0, 1, 2, 3, 4]) == "0-4"
+    assert module._seed_list([3]) == "3" and module._seed_list([0, 2]) == "0, 2"
+    assert module._seed_list(5) == "5 in all"  # a count, as older results files stored it
+    assert module._checks({"baseline": 1, "elmo_baseline": 1}) == "once"
+    assert module._checks({"baseline": 4, "elmo_baseline": 4}) == "4 times"
+    assert module._checks({"baseline": 1, "elmo_baseline": 4}) == "once (baseline), 4 times (ELMo + baseline)"
