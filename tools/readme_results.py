@@ -43,7 +43,7 @@ def _mean_sd(entry: dict) -> str:
 
 
 def lessons_table() -> str:
-    rows = ["| lesson | full run (setup cell to results cell) | machine | date |", "|---|---:|---|---|"]
+    rows = ["| lesson or script | full run (setup cell to results cell; a script: start to end) | machine | date |", "|---|---:|---|---|"]
     for path in sorted(RESULTS.glob("[0-9][0-9]_*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
         machine = record["machine"]
@@ -76,6 +76,26 @@ def bilm_table() -> str:
     return "\n".join(rows)
 
 
+def _seed_list(seeds) -> str:
+    """``[0, 1, 2]`` -> ``"0-2"``, other lists comma-separated; a count (older files) as it is."""
+    if isinstance(seeds, int):
+        return f"{seeds} in all"
+    seeds = list(seeds)
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ", ".join(map(str, seeds))
+
+
+def _checks(by_row: dict) -> str:
+    """How often each row checked dev a pass: ``"4 times"``, ``"once"``, or per row if they differ."""
+    def times(k):
+        return "once" if k == 1 else "twice" if k == 2 else f"{k} times"
+    if len(set(by_row.values())) == 1:
+        return times(next(iter(by_row.values())))
+    names = {"baseline": "baseline", "elmo_baseline": "ELMo + baseline"}
+    return ", ".join(f"{times(k)} ({names.get(row, row)})" for row, k in by_row.items())
+
+
 def downstream_table() -> str:
     rows = ["| task (split) | result |", "|---|---|"]
     pos = _load("05_elmo_representations")
@@ -99,18 +119,20 @@ def downstream_table() -> str:
                           ("elmo_baseline_adapted", "ELMo (adapted biLM) + baseline")):
             if key in test:
                 parts.append(f"{name} {_mean_sd(test[key])}")
-        rows.append(f"| SST-2 sentence level, test accuracy ({sst['n_test']:,} sentences; "
+        unit = "phrases" if sst.get("train_on") == "phrases" else "sentences"  # lesson 06's TRAIN_ON
+        level = "trained on GLUE's phrases" if unit == "phrases" else "sentence level"
+        rows.append(f"| SST-2 {level}, test accuracy ({sst['n_test']:,} sentences; "
                     f"mean ± sd over seeds) | {'; '.join(parts)} |")
         paired = {key: gain["paired_bootstrap_95"] for key, gain in sst.get("gains", {}).items()
                   if "paired_bootstrap_95" in gain}
         if paired:  # lesson 06, section 8: per-sentence differences over the shared seeds
             parts = [f"{'ELMo (adapted biLM)' if 'adapted' in key else 'ELMo'} + baseline "
                      f"{100 * b['gain']:+.1f} [{100 * b['low']:+.1f}, {100 * b['high']:+.1f}] "
-                     f"({b['seeds']} seeds)" for key, b in paired.items()]
-            rows.append("| SST-2 test gain over the baseline, 95% paired bootstrap interval over "
-                        f"the test sentences (points) | {'; '.join(parts)} |")
+                     f"(seeds {_seed_list(b['seeds'])})" for key, b in paired.items()]
+            rows.append("| SST-2 test gain over the baseline on the same seeds, 95% paired "
+                        f"bootstrap interval over the test sentences (points) | {'; '.join(parts)} |")
         for point in sst.get("learning_curve", []):
-            rows.append(f"| SST-2 with {point['n_train']:,} training sentences (test) | "
+            rows.append(f"| SST-2 with {point['n_train']:,} training {unit} (test) | "
                         f"TF-IDF + LR {_pct(point['tfidf_lr'])}; baseline "
                         f"{_mean_sd(point['baseline'])}; ELMo + baseline "
                         f"{_mean_sd(point['elmo_baseline'])} (gain "
@@ -118,9 +140,8 @@ def downstream_table() -> str:
     phrases = _load("06_sentiment_phrases")  # scripts/sst2_phrases.py
     if phrases is not None:
         test = phrases["test_accuracy"]
-        checks = phrases.get("checks_per_pass", {})  # dev checks a pass, chosen on dev per row
-        checks = (f", dev checked {' / '.join(map(str, sorted(set(checks.values()))))} times a pass"
-                  if isinstance(checks, dict) and checks else "")
+        checks = phrases.get("checks_per_pass")  # dev checks a pass, chosen on dev per row
+        checks = f", dev checked {_checks(checks)} a pass" if isinstance(checks, dict) and checks else ""
         rows.append(f"| SST-2 trained on GLUE's {phrases['n_train_phrases']:,} phrases (test "
                     f"sentences; `scripts/sst2_phrases.py`{checks}) | baseline {_mean_sd(test['baseline'])}; "
                     f"ELMo + baseline {_mean_sd(test['elmo_baseline'])} (gain "
