@@ -10,8 +10,8 @@
 The baseline and ELMo + baseline of lesson 06 (the same task model, settings and seeds; the
 lessons' shipped biLM, frozen and cached) trained on the 67,349 labelled phrases of GLUE SST-2's
 training split (every labelled phrase of SST-2's training sentences; about 10% of them are whole
-sentences), with
-early stopping on the sentence-level dev set and one read of the sentence-level test set per run.
+sentences), with early stopping on the sentence-level dev set and one read of the sentence-level
+test set per run.
 A pass over the phrases is 1,053 batches, and with one dev check a pass half of the runs were
 best at the first check, which is coarse; so dev is checked once and four times a pass, and each
 row keeps the one that is better on dev (mean over seeds).

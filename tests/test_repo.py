@@ -129,9 +129,10 @@ def test_readme_result_tables_match_the_results_files():
 
 def test_readme_labels_for_seeds_and_dev_checks_read_as_english():
     module = _readme_results()
-    assert module._seed_list([0, 1, 2, 3, 4]) == "0-4"
-    assert module._seed_list([3]) == "3" and module._seed_list([0, 2]) == "0, 2"
-    assert module._seed_list(5) == "5 in all"  # a count, as older results files stored it
-    assert module._checks({"baseline": 1, "elmo_baseline": 1}) == "once"
-    assert module._checks({"baseline": 4, "elmo_baseline": 4}) == "4 times"
-    assert module._checks({"baseline": 1, "elmo_baseline": 4}) == "once (baseline), 4 times (ELMo + baseline)"
+    assert module._seed_list([0, 1, 2, 3, 4]) == "seeds 0-4"
+    assert module._seed_list([3]) == "seed 3" and module._seed_list([0, 2]) == "seeds 0, 2"
+    assert module._seed_list(5) == "5 seeds"  # a count, as older results files stored it
+    assert module._checks({"baseline": 1, "elmo_baseline": 1}) == "once a pass"
+    assert module._checks({"baseline": 4, "elmo_baseline": 4}) == "4 times a pass"
+    assert module._checks({"baseline": 1, "elmo_baseline": 4}) == (
+        "once a pass (baseline), 4 times a pass (ELMo + baseline)")

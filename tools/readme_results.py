@@ -43,7 +43,7 @@ def _mean_sd(entry: dict) -> str:
 
 
 def lessons_table() -> str:
-    rows = ["| lesson or script | full run (setup cell to results cell; a script: start to end) | machine | date |", "|---|---:|---|---|"]
+    rows = ["| lesson or script | full run (setup cell to results cell; a script: loading data to saving) | machine | date |", "|---|---:|---|---|"]
     for path in sorted(RESULTS.glob("[0-9][0-9]_*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
         machine = record["machine"]
@@ -77,19 +77,19 @@ def bilm_table() -> str:
 
 
 def _seed_list(seeds) -> str:
-    """``[0, 1, 2]`` -> ``"0-2"``, other lists comma-separated; a count (older files) as it is."""
+    """``[0, 1, 2]`` -> ``"seeds 0-2"``, other lists comma-separated; a count (older files): ``"5 seeds"``."""
     if isinstance(seeds, int):
-        return f"{seeds} in all"
+        return f"{seeds} seeds"
     seeds = list(seeds)
     if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
-        return f"{seeds[0]}-{seeds[-1]}"
-    return ", ".join(map(str, seeds))
+        return f"seeds {seeds[0]}-{seeds[-1]}"
+    return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
 
 
 def _checks(by_row: dict) -> str:
     """How often each row checked dev a pass: ``"4 times"``, ``"once"``, or per row if they differ."""
     def times(k):
-        return "once" if k == 1 else "twice" if k == 2 else f"{k} times"
+        return ("once" if k == 1 else "twice" if k == 2 else f"{k} times") + " a pass"
     if len(set(by_row.values())) == 1:
         return times(next(iter(by_row.values())))
     names = {"baseline": "baseline", "elmo_baseline": "ELMo + baseline"}
@@ -128,7 +128,7 @@ def downstream_table() -> str:
         if paired:  # lesson 06, section 8: per-sentence differences over the shared seeds
             parts = [f"{'ELMo (adapted biLM)' if 'adapted' in key else 'ELMo'} + baseline "
                      f"{100 * b['gain']:+.1f} [{100 * b['low']:+.1f}, {100 * b['high']:+.1f}] "
-                     f"(seeds {_seed_list(b['seeds'])})" for key, b in paired.items()]
+                     f"({_seed_list(b['seeds'])})" for key, b in paired.items()]
             rows.append("| SST-2 test gain over the baseline on the same seeds, 95% paired "
                         f"bootstrap interval over the test sentences (points) | {'; '.join(parts)} |")
         for point in sst.get("learning_curve", []):
@@ -141,7 +141,7 @@ def downstream_table() -> str:
     if phrases is not None:
         test = phrases["test_accuracy"]
         checks = phrases.get("checks_per_pass")  # dev checks a pass, chosen on dev per row
-        checks = f", dev checked {_checks(checks)} a pass" if isinstance(checks, dict) and checks else ""
+        checks = f", dev checked {_checks(checks)}" if isinstance(checks, dict) and checks else ""
         rows.append(f"| SST-2 trained on GLUE's {phrases['n_train_phrases']:,} phrases (test "
                     f"sentences; `scripts/sst2_phrases.py`{checks}) | baseline {_mean_sd(test['baseline'])}; "
                     f"ELMo + baseline {_mean_sd(test['elmo_baseline'])} (gain "
