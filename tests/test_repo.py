@@ -136,3 +136,11 @@ def test_readme_labels_for_seeds_and_dev_checks_read_as_english():
     assert module._checks({"baseline": 4, "elmo_baseline": 4}) == "4 times a pass"
     assert module._checks({"baseline": 1, "elmo_baseline": 4}) == (
         "once a pass (baseline), 4 times a pass (ELMo + baseline)")
+
+
+def test_readme_spread_never_prints_a_nonzero_sd_as_zero():
+    module = _readme_results()
+    assert module._mean_sd({"mean": 0.6313, "sd": 0.00031}) == "63.1 ± 0.03"  # not "± 0.0"
+    assert module._mean_sd({"mean": 0.8204, "sd": 0.0060}) == "82.0 ± 0.6"
+    assert module._mean_sd({"mean": 0.5, "sd": 0.0}) == "50.0 ± 0.0"  # identical seeds
+    assert module._mean_sd({"mean": 0.5, "sd": None}) == "50.0 (one seed)"

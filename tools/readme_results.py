@@ -39,7 +39,12 @@ def _pct(value: float) -> str:
 def _mean_sd(entry: dict) -> str:
     if entry.get("sd") is None:  # one seed: no spread
         return f"{100 * entry['mean']:.1f} (one seed)"
-    return f"{100 * entry['mean']:.1f} ± {100 * entry['sd']:.1f}"
+    return f"{100 * entry['mean']:.1f} ± {_spread(100 * entry['sd'])}"
+
+
+def _spread(points: float) -> str:
+    """An sd in points to one decimal, or two when one would print a non-zero spread as 0.0."""
+    return f"{points:.2f}" if 0 < points < 0.05 else f"{points:.1f}"
 
 
 def lessons_table() -> str:
