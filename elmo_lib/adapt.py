@@ -25,6 +25,7 @@ Introduced in lesson 06.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import re
 import time
 from collections.abc import Sequence
@@ -92,6 +93,8 @@ def output_vocabulary(vocab: text.Vocabulary, unknown_token: str | None = None) 
 
     Raises:
         ValueError: ``unknown_token`` is not in ``vocab``.
+
+    Introduced in lesson 06 (section 7).
     """
     if unknown_token is None:
         unknown_token = RARE_WORD_TOKEN if RARE_WORD_TOKEN in vocab else text.UNK_TOKEN
@@ -101,8 +104,13 @@ def output_vocabulary(vocab: text.Vocabulary, unknown_token: str | None = None) 
 
 
 def oov_rate(sentences: Sequence[Sequence[str]], vocab: text.Vocabulary) -> float:
-    """Fraction of the tokens of ``sentences`` that ``vocab`` does not contain."""
-    tokens = [token for sentence in sentences for token in sentence]
+    """Fraction of the tokens of ``sentences`` that ``vocab`` does not contain (0.0 for no tokens).
+    ValueError: a sentence is a string, not a token list (its characters would count as tokens).
+    Lesson 06 (sections 3 and 7)."""
+    tokens = []
+    for index, sentence in enumerate(sentences):
+        text._check_sentence(sentence, index)
+        tokens += sentence
     return float(np.mean([token not in vocab for token in tokens])) if tokens else 0.0
 
 
@@ -110,7 +118,11 @@ def perplexity(trainer: BiLMTrainer, vocab: text.Vocabulary, sentences: Sequence
                unknown_token: str | None = None, verbose: int = 0) -> dict:
     """Full-softmax perplexity of ``trainer`` on ``sentences``, words outside ``vocab`` counted
     as ``unknown_token`` (:func:`output_vocabulary`); adds ``"oov_rate"`` to the dict of
-    :func:`elmo_lib.train.evaluate_perplexity`."""
+    :func:`elmo_lib.train.evaluate_perplexity` (``"forward"``, ``"backward"`` perplexities,
+    ``"mean"`` their arithmetic mean, ...). ValueError: a sentence is a string, or ``sentences``
+    gives no window (e.g. empty), as there. Lesson 06, section 7.
+    """
+    sentences = list(sentences)  # read twice: a generator would leave oov_rate nothing
     result = train.evaluate_perplexity(trainer, list(sentences), vocab=output_vocabulary(
         vocab, unknown_token), verbose=verbose)
     return {**result, "oov_rate": oov_rate(sentences, vocab)}
@@ -150,14 +162,30 @@ def adapt_bilm(trainer: BiLMTrainer, vocab: text.Vocabulary, sentences: Sequence
         >>> trainer = BiLMTrainer.from_preset("wikitext2_cpu")
         >>> vocab = presets.load_vocabulary("wikitext2_cpu")
         >>> adapted, info = adapt_bilm(trainer, vocab, task_sentences, epochs=2)
+
+    Raises:
+        ValueError: ``len(vocab)`` differs from the trainer's; ``epochs``, ``batch_size`` or
+            ``unroll_steps`` not a positive int (``None``: the trainer's), ``learning_rate`` not a
+            positive number; a sentence is a string; ``sentences`` has no token or too few for
+            one ``batch_size x unroll_steps`` batch.
+
+    Introduced in lesson 06 (section 7).
     """
     if len(vocab) != trainer.config.vocab_size:
         raise ValueError(f"the vocabulary has {len(vocab)} tokens but the trainer's "
                          f"config.vocab_size is {trainer.config.vocab_size}")
-    if not isinstance(epochs, int) or epochs < 1:
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"`epochs` must be a positive integer, received epochs={epochs!r}")
-    if not learning_rate > 0:
-        raise ValueError(f"`learning_rate` must be positive, received learning_rate={learning_rate!r}")
+    train._check_steps(batch_size=batch_size, unroll_steps=unroll_steps)  # 0 was taken as None
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real) or not (
+            learning_rate > 0):
+        raise ValueError(f"`learning_rate` must be a positive number, received {learning_rate!r}")
+    sentences = list(sentences)
+    for index, sentence in enumerate(sentences):  # before list(s) could split a string into letters
+        text._check_sentence(sentence, index)
+    if not any(len(s) for s in sentences):
+        raise ValueError(f"`sentences` has no tokens ({len(sentences)} sentences"
+                         f"{', all empty' if sentences else ''}): give the task's tokenized text")
     sentences = [list(s) for s in sentences if len(s)]
     config = dataclasses.replace(trainer.config, learning_rate=float(learning_rate),
                                  batch_size=batch_size or trainer.config.batch_size,
@@ -171,7 +199,8 @@ def adapt_bilm(trainer: BiLMTrainer, vocab: text.Vocabulary, sentences: Sequence
                                     drop_remainder=True)
     if steps < 1:
         raise ValueError(f"{sum(len(s) for s in sentences)} tokens make no full batch of "
-                         f"{config.batch_size} x {config.unroll_steps}: lower batch_size")
+                         f"{config.batch_size} x {config.unroll_steps}: lower batch_size or "
+                         "unroll_steps")
     dataset = data.lm_dataset(sentences, targets, config.batch_size, config.unroll_steps,
                               shuffle=True, seed=seed, repeat=True, drop_remainder=True,
                               max_characters_per_token=config.max_characters_per_token,

@@ -330,7 +330,7 @@ def _lines(text_: str) -> list[str]:
 def _split(name: str, dev_name: str) -> str:
     """Map a split name to the file's; ``dev``, ``valid`` and ``validation`` are aliases."""
     valid = {"train": "train", "test": "test", "dev": dev_name, "valid": dev_name, "validation": dev_name}
-    if name not in valid:
+    if not isinstance(name, str) or name not in valid:
         raise ValueError(f"unknown split {name!r}; valid splits: {sorted(valid)}")
     return valid[name]
 
@@ -356,20 +356,27 @@ def count_lm_tokens(lines: Sequence[Sequence[str]]) -> int:
 def load_sst2(split: str) -> tuple[list[str], np.ndarray]:
     """SST-2, sentence level (Kim 2014 ``stsa.binary.*``), lower-cased and PTB-tokenized.
 
+    Socher et al.'s treebank without its neutral sentences: 6,920 / 872 / 1,821 sentences (Peters
+    et al. 2018, Table 1, report the five-class SST-5; lesson 06 sets its row beside theirs).
+
     Args:
         split: ``"train"``, ``"dev"`` (aliases ``"valid"``, ``"validation"``) or ``"test"``.
 
     Returns:
-        ``(texts, labels)``: texts as strings, labels int32 (0 negative, 1 positive).
+        ``(texts, labels)``: texts as non-empty strings (tokens separated by spaces), labels int32
+        ``[sentences]`` (0 negative, 1 positive).
 
     Raises:
-        ValueError: unknown split, or a line that is not ``<0|1> <sentence>``.
+        ValueError: unknown split, or a line that is not ``<0|1> <sentence>`` (an empty sentence
+            too). FileNotFoundError / ChecksumError: as :func:`find_file`.
+
+    Introduced in lesson 06 (section 1); lesson 07 reads it too.
     """
     split = _split(split, "dev")
     texts, labels = [], []
     for number, line in enumerate(_lines(_read_text("sst2", f"stsa.binary.{split}")), start=1):
         label, _, sentence = line.partition(" ")
-        if label not in ("0", "1"):
+        if label not in ("0", "1") or not sentence.strip():
             raise ValueError(f"stsa.binary.{split} line {number}: expected '<0|1> <text>', got {line!r}")
         texts.append(sentence.strip())
         labels.append(int(label))
@@ -404,7 +411,8 @@ def load_sst2_glue(split: str, with_labels: bool = True) -> tuple[list[str], np.
 
     Raises:
         ValueError: unknown split; ``split="test"`` with labels asked for; a file whose header or
-            rows are not GLUE's (``sentence\\tlabel``, or ``index\\tsentence`` for test).
+            rows are not GLUE's (``sentence\\tlabel``, or ``index\\tsentence`` for test), or an
+            empty text. FileNotFoundError / ChecksumError: as :func:`find_file`.
     """
     split = _split(split, "dev")
     if split == "test" and with_labels:
@@ -419,9 +427,10 @@ def load_sst2_glue(split: str, with_labels: bool = True) -> tuple[list[str], np.
     texts, labels = [], []
     for number, row in enumerate(rows, start=2):
         fields = row.split("\t")
-        if len(fields) != 2 or (split != "test" and fields[1] not in ("0", "1")):
+        if (len(fields) != 2 or (split != "test" and fields[1] not in ("0", "1"))
+                or not fields[1 if split == "test" else 0].strip()):
             raise ValueError(f"sst2-glue/{name} line {number}: expected {chr(9).join(columns)!r} "
-                             f"with a 0/1 label, got {row!r}")
+                             f"with a text and a 0/1 label, got {row!r}")
         texts.append(_ptb_escape(fields[1] if split == "test" else fields[0]))
         if split != "test":
             labels.append(int(fields[1]))

@@ -26,7 +26,9 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from elmo_lib.cache import LayerCache
+from elmo_lib import text
+from elmo_lib.cache import LayerCache, check_indices
+from elmo_lib.data import _check_positive_ints
 from elmo_lib.layers import ScalarMix
 
 PAD_ID, OOV_ID = 0, 1  # task word ids: 0 is padding (the mask), 1 every word the task never saw
@@ -38,9 +40,11 @@ PAD_ID, OOV_ID = 0, 1  # task word ids: 0 is padding (the mask), 1 every word th
 def task_vocabulary(sentences: Sequence[Sequence[str]], min_count: int = 1) -> dict[str, int]:
     """Word -> id for the task model's own embedding table: ids from 2 by descending count (ties
     alphabetical); 0 is padding and 1 (:data:`OOV_ID`) every word seen fewer than ``min_count``
-    times in ``sentences`` (the training set only: dev/test words it lacks are OOV)."""
+    times in ``sentences`` (the training set only: dev/test words it lacks are OOV). ValueError: a
+    sentence is a string, not a token list (it would count characters). Lesson 06, section 5."""
     counts: dict[str, int] = {}
-    for sentence in sentences:
+    for index, sentence in enumerate(sentences):
+        text._check_sentence(sentence, index)
         for word in sentence:
             counts[word] = counts.get(word, 0) + 1
     kept = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w))
@@ -48,7 +52,11 @@ def task_vocabulary(sentences: Sequence[Sequence[str]], min_count: int = 1) -> d
 
 
 def encode_words(sentences: Sequence[Sequence[str]], vocabulary: dict[str, int]) -> list[np.ndarray]:
-    """Each sentence as an int32 array of task word ids (unknown words -> :data:`OOV_ID`)."""
+    """Each sentence as an int32 ``[tokens]`` array of task word ids (unknown words ->
+    :data:`OOV_ID`). ValueError: a sentence is a string, not a token list. Lesson 06, section 5."""
+    sentences = list(sentences)
+    for index, sentence in enumerate(sentences):
+        text._check_sentence(sentence, index)
     return [np.array([vocabulary.get(w, OOV_ID) for w in s], np.int32) for s in sentences]
 
 
@@ -56,8 +64,14 @@ def encode_words(sentences: Sequence[Sequence[str]], vocabulary: dict[str, int])
 class TaskData:
     """One split of a task: word ids per sentence, labels, and optionally the biLM's layers.
 
-    ``labels``: one int per sentence (sentence classification) or one int array per sentence
-    (token tagging). ``cache`` is needed by models that read ELMo.
+    ``word_ids``: one int array per sentence (:func:`encode_words`; ids >= 1, 0 is padding; an
+    empty sentence pools to zeros). ``labels``: one int >= 0 per sentence (sentence classification)
+    or one int array per sentence, as long as it (token tagging). ``cache`` is needed by models
+    that read ELMo.
+
+    Raises:
+        ValueError: lengths disagree (sentences, labels, tokens, cached tokens); ids below 1 or
+            labels below 0. TypeError: ids or labels that are not integers. Lesson 06.
     """
 
     word_ids: list[np.ndarray]
@@ -67,6 +81,18 @@ class TaskData:
     def __post_init__(self):
         if len(self.word_ids) != len(self.labels):
             raise ValueError(f"TaskData: {len(self.word_ids)} sentences but {len(self.labels)} labels")
+        if any(np.ndim(w) != 1 for w in self.word_ids):
+            raise TypeError("TaskData: `word_ids` must be one 1-D int array per sentence (encode_words)")
+        _check_ints(self.word_ids, "word_ids", 1)
+        if self.token_level:
+            for i, (tags, ids) in enumerate(zip(self.labels, self.word_ids)):
+                if np.ndim(tags) != 1 or len(tags) != len(ids):
+                    raise ValueError(f"TaskData: `labels` must be one int per sentence, or one per token; "
+                                     f"sentence {i} has {np.shape(tags)} labels for {len(ids)} tokens")
+        elif np.ndim(self.labels) != 1:
+            raise ValueError(f"TaskData: `labels` must be one int per sentence (class ids, not one-hot), "
+                             f"received shape {np.shape(self.labels)}")
+        _check_ints(self.labels if self.token_level else [self.labels], "labels", 0)
         if self.cache is not None and not np.array_equal(
                 self.cache.lengths, [len(w) for w in self.word_ids]):
             raise ValueError("TaskData: the cache's sentence lengths differ from the word ids'")
@@ -74,12 +100,31 @@ class TaskData:
     def __len__(self) -> int:
         return len(self.word_ids)
 
+    @property
+    def token_level(self) -> bool:
+        """Labels per token (a list of arrays) rather than one per sentence."""
+        return not isinstance(self.labels, np.ndarray) and any(np.ndim(t) for t in self.labels)
+
     def subset(self, indices: Sequence[int]) -> TaskData:
-        indices = np.asarray(indices, dtype=np.int64)
+        """The sentences ``indices``, in that order; errors as :func:`elmo_lib.cache.check_indices`."""
+        indices = check_indices(indices, len(self), "TaskData.subset")
         labels = (self.labels[indices] if isinstance(self.labels, np.ndarray)
                   else [self.labels[i] for i in indices])
         return TaskData([self.word_ids[i] for i in indices], labels,
                         None if self.cache is None else self.cache.subset(indices))
+
+
+def _check_ints(arrays, name: str, low: int) -> None:
+    """Refuse what ``astype(np.int32)`` would silently change (text, fractions) and ids < ``low``."""
+    parts = [np.asarray(a) for a in arrays if len(a)]
+    values = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    if values.dtype != bool and not np.issubdtype(values.dtype, np.integer) and not (
+            np.issubdtype(values.dtype, np.floating) and np.all(np.mod(values, 1) == 0)):
+        raise TypeError(f"TaskData: `{name}` must be integers, received {values.dtype} values such "
+                        f"as {values[:3].tolist()}")
+    if values.size and values.min() < low:
+        raise ValueError(f"TaskData: `{name}` must be >= {low}{' (0 is padding)' if low else ''}, "
+                         f"received {values.min()}")
 
 
 def _batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None):
@@ -107,8 +152,20 @@ def task_dataset(data: TaskData, batch_size: int, *, use_elmo: bool, shuffle_see
     per dataset; a pass is ``ceil(len(data) / batch_size)`` batches); without it it is one pass in
     a fixed, length-sorted order, returned as the second value (the row of ``data`` behind each
     prediction). ``token_level``: labels are per token, padded with
-    0, and a third element weights real tokens 1 and padding 0.
+    0, and a third element weights real tokens 1 and padding 0. Shapes: ``word_ids`` int32
+    ``[B, T]``, ``elmo`` ``[B, T, L + 1, 2P]`` in the cache's dtype, labels int32 ``[B]`` (or
+    ``[B, T]`` with float32 weights ``[B, T]``).
+
+    Raises:
+        ValueError: ``batch_size`` not a positive int; ``data`` empty; ``use_elmo`` without a
+            cache; ``token_level`` disagreeing with ``data``'s labels. Lesson 06 (and 05's probe).
     """
+    _check_positive_ints(batch_size=batch_size)
+    if not len(data):
+        raise ValueError("task_dataset: `data` has no sentences")
+    if token_level != data.token_level:
+        raise ValueError(f"token_level={token_level}, but `data` has one label per "
+                         f"{'token' if data.token_level else 'sentence'}")
     if use_elmo and data.cache is None:
         raise ValueError("use_elmo=True needs TaskData.cache (from cache_layers)")
     lengths = np.array([len(w) for w in data.word_ids])
@@ -195,6 +252,8 @@ class TokenMask(keras.layers.Layer):
 
     Example:
         >>> TokenMask()(keras.ops.convert_to_tensor([[5, 2, 0]]))  # [[True, True, False]]
+
+    Introduced in lesson 06 (the mask of the ELMo mix's per-sentence layer norm).
     """
 
     def call(self, inputs):
@@ -206,7 +265,8 @@ class TokenMask(keras.layers.Layer):
 
 @dataclass
 class TaskConfig:
-    """Sizes and training of the task model (baseline and ELMo + baseline share every field)."""
+    """Sizes and training of the task model (baseline and ELMo + baseline share every field).
+    ValueError: a size, count or dropout out of range. Lesson 06 (its ``TASK``)."""
 
     # the task's own word vectors (random init, trained with the task): the baseline's input.
     embedding_dim: int = 100
@@ -321,8 +381,14 @@ def build_task_model(config: TaskConfig, vocab_size: int,
 
 
 def predict_proba(model: keras.Model, data: TaskData, *, batch_size: int = 128) -> np.ndarray:
-    """Class probabilities ``[sentences, classes]`` in the order of ``data``."""
+    """Class probabilities, float32 ``[sentences, classes]`` in the order of ``data`` (batched by
+    length, no dropout). ValueError: ``data`` unlike the model's inputs (its cache's ``(L + 1,
+    2P)``, word ids past the embedding), or as :func:`task_dataset`. Lesson 06."""
     use_elmo = "elmo" in model.input
+    if use_elmo and data.cache is not None:
+        _check_cache(data, tuple(model.input["elmo"].shape[2:]), "data")
+    if "word_embedding" in [layer.name for layer in model.layers]:
+        _check_vocab(data, model.get_layer("word_embedding").input_dim, "data")
     dataset, order = task_dataset(data, batch_size, use_elmo=use_elmo)
     probabilities = np.concatenate([np.asarray(model(x, training=False)) for x, _ in dataset])
     out = np.empty_like(probabilities)
@@ -331,7 +397,8 @@ def predict_proba(model: keras.Model, data: TaskData, *, batch_size: int = 128) 
 
 
 def accuracy(model: keras.Model, data: TaskData) -> float:
-    """Fraction of sentences whose most probable class is the label."""
+    """Fraction of sentences whose most probable class is the label (a float in [0, 1]); errors
+    as :func:`predict_proba`."""
     return float(np.mean(predict_proba(model, data).argmax(-1) == np.asarray(data.labels)))
 
 
@@ -365,11 +432,22 @@ def train_classifier(config: TaskConfig, train: TaskData, dev: TaskData, *, use_
         ``best_epoch`` (1-based), ``seconds``, ``history`` (per-epoch lists).
 
     Raises:
-        ValueError: ``use_elmo`` without a cache on ``train`` or ``dev``; ``model`` built for
-            another configuration (layers, sizes, dropout, layer norm, learning rate).
+        ValueError: ``train`` or ``dev`` empty, token-labelled, or with a label ``>= n_classes``
+            or a word id ``>= vocab_size``; ``steps_per_epoch`` not a positive int; ``use_elmo``
+            without a cache on both, or with caches of different ``(L + 1, 2P)``; ``model`` built
+            for another configuration (layers, sizes, dropout, layer norm, learning rate).
 
     Introduced in lesson 06 (baseline vs ELMo + baseline over seeds).
     """
+    for name, split in (("train", train), ("dev", dev)):
+        if not len(split) or split.token_level:
+            raise ValueError(f"`{name}` must hold sentences with one label each, received "
+                             f"{len(split)} sentences{' with token labels' if len(split) else ''}")
+        if np.max(split.labels) >= config.n_classes:
+            raise ValueError(f"`{name}` has label {np.max(split.labels)}, but config.n_classes="
+                             f"{config.n_classes} allows 0 .. {config.n_classes - 1}")
+    if steps_per_epoch is not None:  # 0 would fall back to one pass, -1 train forever
+        _check_positive_ints(steps_per_epoch=steps_per_epoch)
     if use_elmo and (train.cache is None or dev.cache is None):
         raise ValueError("use_elmo=True needs TaskData.cache on train and dev "
                          "(from elmo_lib.cache.cache_layers)")
@@ -378,7 +456,11 @@ def train_classifier(config: TaskConfig, train: TaskData, dev: TaskData, *, use_
         vocab_size = len(word_vectors)
     if vocab_size is None:
         vocab_size = max((int(w.max()) for w in train.word_ids if len(w)), default=OOV_ID) + 1
+    for name, split in (("train", train), ("dev", dev)):
+        _check_vocab(split, vocab_size, name)
     elmo_shape = (train.cache.n_layers, train.cache.dim) if use_elmo else None
+    if use_elmo:
+        _check_cache(dev, elmo_shape, "dev")
     fresh = build_task_model(config, vocab_size, elmo_shape, word_vectors)
     if model is None:
         model = fresh
@@ -397,6 +479,18 @@ def train_classifier(config: TaskConfig, train: TaskData, dev: TaskData, *, use_
             "best_epoch": int(np.argmax(scores)) + 1, "seconds": time.perf_counter() - start,
             "history": {k: [float(v) for v in vs] for k, vs in history.history.items()}}
     return model, info
+
+
+def _check_vocab(data: TaskData, vocab_size: int, name: str) -> None:
+    if (top := np.concatenate([np.zeros(1, np.int64), *data.word_ids]).max()) >= vocab_size:
+        raise ValueError(f"`{name}` has word id {top}, but vocab_size={vocab_size}: encode every "
+                         "split with the training vocabulary (vocab_size = its length + 2)")
+
+
+def _check_cache(data: TaskData, elmo_shape: tuple, name: str) -> None:
+    if (found := (data.cache.n_layers, data.cache.dim)) != tuple(elmo_shape):
+        raise ValueError(f"`{name}`'s cache has (L + 1, 2P) = {found}, but the model reads "
+                         f"{tuple(elmo_shape)}: cache every split with the same biLM")
 
 
 def _start_again(model: keras.Model, fresh: keras.Model) -> None:
@@ -431,7 +525,9 @@ def _start_again(model: keras.Model, fresh: keras.Model) -> None:
 
 
 def mix_weights(model: keras.Model, name: str = "scalar_mix") -> tuple[np.ndarray, float]:
-    """``(softmax(s), gamma)`` of the model's ``ScalarMix`` named ``name``."""
+    """``(softmax(s), gamma)`` of the model's ``ScalarMix`` named ``name``: float64 ``[L + 1]``
+    layer weights summing to 1 and a float (paper eq. 1; AllenNLP's ``ScalarMix`` normalises the
+    same way). ValueError (Keras): no layer ``name``, e.g. a baseline. Lesson 06, section 10."""
     mix = model.get_layer(name)
     s = np.asarray(keras.ops.convert_to_numpy(mix.scalar_parameters), np.float64)
     weights = np.exp(s - s.max())

@@ -78,6 +78,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if any(k < 1 for k in args.checks_per_pass):
         parser.error(f"--checks-per-pass must be positive integers, received {args.checks_per_pass}")
+    if any(not 0 <= s < 2**32 for s in args.seeds):  # else Keras refuses it only after caching
+        parser.error(f"--seeds must be in [0, 2**32), received {args.seeds}")
     quick = args.quick or os.environ.get("ELMO_QUICK") == "1"
     task = TASK.replace(epochs=1) if quick else TASK
     checks = sorted(set(args.checks_per_pass))

@@ -89,6 +89,22 @@ def test_sst2_glue_reader_by_hand(isolated, monkeypatch):
         data.load_sst2_glue("phrases")
 
 
+def test_sst2_readers_refuse_empty_texts(isolated, monkeypatch):
+    """A label with no text would reach the task model as an empty sentence (pooled to zeros)."""
+    files = {("sst2", "stsa.binary.dev"): "1 good movie\n0 \n1\n",
+             ("sst2-glue", "dev.tsv"): "sentence\tlabel\nfine\t1\n \t0\n"}
+    for (dataset, name), content in files.items():
+        (isolated / "env" / dataset).mkdir()
+        (isolated / "env" / dataset / name).write_text(content, encoding="utf-8")
+        register(monkeypatch, dataset, files={name: sha(content.encode())})
+    with pytest.raises(ValueError, match=r"stsa\.binary\.dev line 2: expected '<0\|1> <text>', got '0 '"):
+        data.load_sst2("dev")
+    with pytest.raises(ValueError, match=r"sst2-glue/dev\.tsv line 3: .* with a text and a 0/1 label"):
+        data.load_sst2_glue("dev")
+    with pytest.raises(ValueError, match=r"unknown split \['dev'\]"):  # not a TypeError from a dict
+        data.load_sst2(["dev"])
+
+
 def test_mr_counts_and_cp1252(data_dir):
     texts, labels = data.load_mr()
     assert len(texts) == 10_662 and (labels == 1).sum() == 5_331 and (labels == 0).sum() == 5_331

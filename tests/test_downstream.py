@@ -1,6 +1,8 @@
 """The downstream path of lesson 06: the layer cache, the task model with and without ELMo, the
 token probe, and domain adaptation of a biLM. Tiny models, checked against independent computations."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -38,12 +40,14 @@ def test_cache_equals_the_encoder_on_each_sentence(encoder):
 
 def test_cache_subset_and_padding(encoder):
     layers = cache.cache_layers(encoder, SENTENCES, dtype="float32", verbose=0)
-    part = layers.subset([3, 0])
-    np.testing.assert_array_equal(part.sentence(0), layers.sentence(3))
-    np.testing.assert_array_equal(part.sentence(1), layers.sentence(0))
+    rows = {3: layers.values[5:11], 0: layers.values[0:3], 1: layers.values[3:5]}  # lengths 3, 2, 0, 6
+    part = layers.subset([3, 2, 0])
+    assert part.lengths.tolist() == [6, 0, 3] and part.offsets.tolist() == [0, 6, 6, 9]
+    np.testing.assert_array_equal(part.values, np.concatenate([rows[3], rows[0]]))
     padded = layers.padded([1, 3])
     assert padded.shape == (2, 6, 3, 8)
-    np.testing.assert_array_equal(padded[0, :2], layers.sentence(1))
+    np.testing.assert_array_equal(padded[0, :2], rows[1])
+    np.testing.assert_array_equal(padded[1], rows[3])
     assert not padded[0, 2:].any()
 
 
@@ -121,11 +125,14 @@ def test_elmo_helps_when_the_signal_is_in_the_bilm_features():
     assert info["dev_accuracy"] > 0.9 and base_info["dev_accuracy"] < 0.75
     # accuracy() recomputes the best epoch's dev score from the restored weights
     assert downstream.accuracy(model, dev) == pytest.approx(info["dev_accuracy"], abs=1e-6)
+    # predict_proba batches by length and restores the order: row i is sentence i run alone
     probabilities = downstream.predict_proba(model, dev)
-    np.testing.assert_allclose(probabilities.sum(1), 1.0, rtol=1e-5)
+    for i in range(0, 60, 7):
+        alone = model({"word_ids": dev.word_ids[i][None], "elmo": dev.cache.sentence(i)[None]})
+        np.testing.assert_allclose(probabilities[i], np.asarray(alone)[0], atol=1e-5)
     weights, gamma = downstream.mix_weights(model)
     assert np.abs(weights - 1 / 3).max() > 1e-3 and gamma != 1.0  # the four numbers trained
-    np.testing.assert_allclose(weights.sum(), 1.0)
+    assert np.argmax(weights) == 0 and weights[0] > 0.45  # the label is in layer 0 (signal_layer)
 
 
 def test_a_reused_model_trains_a_seed_exactly_as_a_fresh_one():
@@ -192,8 +199,8 @@ def test_adapt_bilm_lowers_perplexity_on_the_new_text_and_copies():
     after = adapt.perplexity(adapted, vocab, task)
     assert after["mean"] < 0.8 * before["mean"]
     assert before["oov_rate"] == pytest.approx(2 / 9)
-    stream = 8 * (6 + 2 + 3 + 2)  # tokens with <S> and </S>: every full 4 x 6 batch is a step
-    assert info["steps"] == (stream - 1) // 24 and len(info["history"]["loss"]) == 6
+    stream = 8 * (6 + 2 + 3 + 2)  # tokens with <S> and </S>; windows of 6 use N - 2 of them
+    assert info["steps"] == (stream - 2) // 6 // 4 and len(info["history"]["loss"]) == 6
     for w, w0 in zip(trainer.get_weights(), original):  # the source trainer is untouched
         np.testing.assert_array_equal(w, w0)
     # the rule: the same perplexity as evaluate_perplexity with "zebra" spelled as itself but
@@ -311,14 +318,117 @@ def test_the_phrase_script_runs_and_writes_its_results(data_dir, tmp_path, monke
     assert record["test_accuracy"]["baseline"]["sd"] is None  # one seed: no spread to report
 
 
-def test_the_phrase_script_refuses_a_check_count_below_one(capsys):
+@pytest.mark.parametrize("args, message", [(["--checks-per-pass", "0"], "--checks-per-pass must be positive"),
+                                           (["--seeds", "0", "-1"], "--seeds must be in [0, 2**32)")])
+def test_the_phrase_script_refuses_bad_arguments_before_loading(args, message, capsys):
     script = _phrase_script()
     with pytest.raises(SystemExit) as stop:
-        script.main(["--quick", "--checks-per-pass", "0"])
-    assert stop.value.code == 2 and "--checks-per-pass must be positive" in capsys.readouterr().err
+        script.main(["--quick", *args])
+    assert stop.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_ptb_to_wikitext_refuses_what_is_not_text():
     for bad in (None, ["a", "b"], b"bytes"):
         with pytest.raises(TypeError, match="str"):
             adapt.ptb_to_wikitext(bad)
+
+
+def _ids(*lengths):
+    return [np.arange(2, 2 + n, dtype=np.int32) for n in lengths]
+
+
+@pytest.mark.parametrize("build, error, message", [
+    (lambda: downstream.TaskData([["a"], ["b"]], [0, 1]), TypeError, "`word_ids` must be integers"),
+    (lambda: downstream.TaskData([np.array([0, 2])], [0]), ValueError, "(0 is padding)"),
+    (lambda: downstream.TaskData([np.array([[2, 3]])], [0]), TypeError, "1-D int array"),
+    (lambda: downstream.TaskData(_ids(1, 2), np.eye(2, dtype=int)), ValueError, "not one-hot"),
+    (lambda: downstream.TaskData(_ids(1, 2), [0.7, 1.2]), TypeError, "`labels` must be integers"),
+    (lambda: downstream.TaskData(_ids(1, 2), ["pos", "neg"]), TypeError, "`labels` must be integers"),
+    (lambda: downstream.TaskData(_ids(1, 2), [-1, 1]), ValueError, "`labels` must be >= 0"),
+    (lambda: downstream.TaskData(_ids(2, 1), [np.array([0]), np.array([1])]), ValueError,
+     "sentence 0 has (1,) labels for 2 tokens"),
+    (lambda: downstream.TaskData(_ids(2), [0]).subset([-1]), ValueError, "in [0, 1), received -1"),
+    (lambda: downstream.TaskData(_ids(2), [0]).subset([1]), ValueError, "in [0, 1)"),
+    (lambda: downstream.TaskData(_ids(2, 1), [0, 1]).subset(np.array([True, False])), TypeError,
+     "np.flatnonzero"),
+    (lambda: downstream.TaskData(_ids(2), [0]).subset([0.0]), TypeError, "1-D ints"),
+    (lambda: cache.LayerCache(np.zeros((5, 3, 2)), np.array([0, 2, 9])), ValueError, "rising to len"),
+    (lambda: cache.LayerCache(np.zeros((5, 2)), np.array([0, 5])), ValueError, "received values (5, 2)"),
+    (lambda: cache.LayerCache(np.zeros((5, 3, 2)), np.array([0, 5])).sentence(-1), IndexError,
+     "`index` must be in [0, 1)"),
+    (lambda: cache.LayerCache(np.zeros((5, 3, 2)), np.array([0, 5])).padded([-1]), ValueError,
+     "LayerCache.padded"),
+    (lambda: downstream.task_dataset(downstream.TaskData(_ids(2), [0]), 0, use_elmo=False),
+     ValueError, "batch_size must be a positive int, received 0"),
+    (lambda: downstream.task_dataset(downstream.TaskData([], []), 4, use_elmo=False), ValueError,
+     "`data` has no sentences"),
+    (lambda: downstream.task_dataset(downstream.TaskData(_ids(2), [0]), 4, use_elmo=False,
+                                     token_level=True), ValueError, "one label per sentence"),
+    (lambda: downstream.task_vocabulary(["a good film"]), ValueError, "is a string"),
+    (lambda: downstream.encode_words(["a good film"], {}), ValueError, "is a string"),
+])
+def test_task_data_refuses_what_would_train_on_the_wrong_numbers(build, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        build()
+
+
+def test_task_data_keeps_accepting_valid_input():
+    data = downstream.TaskData([np.zeros(0, np.int32), [2, 3]], np.array([0.0, 1.0]))  # whole floats
+    assert len(data.subset([])) == 0 and data.subset(range(1, -1, -1)).labels.tolist() == [1.0, 0.0]
+    assert downstream.TaskData(_ids(2), [np.array([0, 4])]).token_level
+    assert downstream.encode_words((s for s in [["a"], ["b"]]), {"a": 2})[1].tolist() == [1]
+
+
+def test_train_classifier_refuses_bad_splits_before_training():
+    train, dev, config = _tiny_run(16, 8, lstm_units=2, batch_size=8, epochs=1)
+    empty = downstream.TaskData([], np.zeros(0, np.int32))
+    two_layers = _synthetic_task(8, np.random.default_rng(3), layers=2)
+    for kwargs, message in (
+            ({"dev": empty}, "`dev` must hold sentences with one label each, received 0"),
+            ({"steps_per_epoch": 0}, "steps_per_epoch must be a positive int, received 0"),
+            ({"steps_per_epoch": -1}, "received -1"),  # Keras would train forever
+            ({"dev": downstream.TaskData(dev.word_ids, dev.labels + 2)}, "`dev` has label"),
+            ({"vocab_size": 10}, "`train` has word id 29, but vocab_size=10"),
+            ({"dev": two_layers, "use_elmo": True}, "`dev`'s cache has (L + 1, 2P) = (2, 6)")):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            downstream.train_classifier(config, **{"train": train, "dev": dev, "use_elmo": False,
+                                                   **kwargs})
+    model = downstream.build_task_model(config, 30, (3, 6))
+    with pytest.raises(ValueError, match=re.escape("the model reads (3, 6)")):
+        downstream.predict_proba(model, two_layers)
+    other_vocabulary = downstream.TaskData([np.array([40])], [0], cache.LayerCache(
+        np.zeros((1, 3, 6), np.float32), np.array([0, 1])))
+    with pytest.raises(ValueError, match="word id 40, but vocab_size=30"):
+        downstream.predict_proba(model, other_vocabulary)
+
+
+def test_cache_layers_refuses_strings_and_bad_sizes(encoder):
+    for kwargs, message in (({"sentences": ["a good film"]}, "is a string"),
+                            ({"batch_size": 0}, "batch_size must be a positive int"),
+                            ({"max_tokens_per_batch": -1}, "max_tokens_per_batch must be"),
+                            ({"dtype": "int8"}, "`dtype` must be a float type")):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            cache.cache_layers(encoder, **{"sentences": SENTENCES, "verbose": 0, **kwargs})
+
+
+def test_adapt_refuses_bad_input_and_reads_a_generator_once():
+    vocab = text.Vocabulary([text.BOS_TOKEN, text.EOS_TOKEN, text.UNK_TOKEN, "the", "<unk>", "cat"])
+    config = BiLMConfig.tiny(vocab_size=len(vocab), batch_size=2, unroll_steps=3, num_sampled=4)
+    trainer = build_trainer(config, seed=0, jit_compile=False)
+    task = [["the", "cat", "the"]] * 6
+    for kwargs, message in (({"sentences": [[], []]}, "no tokens (2 sentences, all empty)"),
+                            ({"sentences": []}, "no tokens (0 sentences)"),
+                            ({"sentences": ["the cat"] * 6}, "is a string"),
+                            ({"batch_size": 0}, "`batch_size` must be a positive integer"),
+                            ({"unroll_steps": 0}, "`unroll_steps` must be a positive integer"),
+                            ({"epochs": True}, "`epochs` must be a positive integer"),
+                            ({"learning_rate": "1e-3"}, "must be a positive number"),
+                            ({"sentences": [["the"]]}, "no full batch of 2 x 3")):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            adapt.adapt_bilm(trainer, vocab, **{"sentences": task, "jit_compile": False, **kwargs})
+    with pytest.raises(ValueError, match=re.escape("gives 0 window(s)")):
+        adapt.perplexity(trainer, vocab, [])
+    with pytest.raises(ValueError, match="is a string"):
+        adapt.oov_rate(["the cat"], vocab)
+    zebra = [["the", "zebra", "cat"]] * 4  # 1 of 3 targets outside the vocabulary
+    assert adapt.perplexity(trainer, vocab, iter(zebra))["oov_rate"] == pytest.approx(1 / 3)
