@@ -43,10 +43,10 @@ results = el.results.LessonResults("06_sentiment")
 # All sizes live in the next cell. The full run uses all of SST-2 (6,920 / 872 / 1,821
 # sentences), the lessons' shipped biLM (`wikitext2_cpu`, trained for an hour on WikiText-2 in
 # lesson 04), five seeds for the two main models and three for the others; it takes about 25
-# minutes on 2 CPU cores (23 to 26 in our runs), most of it training the 40 small task models
-# (the learning curve alone about 11) and adapting the biLM
-# (the machine, date and wall time of the committed run are printed by the cell that saves the
-# results). The task model's settings were chosen on SST-2 dev, never on test. `ELMO_QUICK=1`
+# minutes on 2 CPU cores (23 to 28 in our runs), most of it training the 40 small task models
+# (the learning curve alone 11 to 14) and adapting the biLM
+# (the machine, date and wall time of the committed run, and where the time went section by
+# section, are printed by the cell that saves the results). The task model's settings were chosen on SST-2 dev, never on test. `ELMO_QUICK=1`
 # (CI) runs every cell on a few hundred sentences with one or two epochs: its numbers mean nothing.
 
 # %% tags=["parameters"]
@@ -220,11 +220,17 @@ print(f"{len(word_index):,} task words; trainable weights: baseline {baseline.co
 # each seed's fresh weights: TensorFlow then traces the training step once per row.)
 
 # %%
+def spread(accuracies):
+    """The sd over seeds in points: one decimal, two if one would print a non-zero sd as 0.0."""
+    points = 100 * np.std(accuracies, ddof=1)
+    return f"{points:.2f}" if 0 < points < 0.05 else f"{points:.1f}"
+
 def run_seeds(splits, use_elmo, label, vocab_size=vocab_size, seeds=SEEDS, word_vectors=None):
     """One model per seed on splits["train"]; dev selects the epoch, test is read once."""
     train = splits["train"]
     steps = max(-(-len(train) // TASK.batch_size), MIN_STEPS["elmo_baseline" if use_elmo else "baseline"])
-    row, model = {"dev": [], "test": [], "correct": [], "best_epoch": [], "seconds": []}, None
+    row, model = {"seed": list(seeds), "dev": [], "test": [], "correct": [], "best_epoch": [],
+                  "seconds": []}, None
     for seed in seeds:
         model, info = el.downstream.train_classifier(TASK, train, splits["dev"], use_elmo=use_elmo,
                                                      seed=seed, vocab_size=vocab_size,
@@ -238,12 +244,14 @@ def run_seeds(splits, use_elmo, label, vocab_size=vocab_size, seeds=SEEDS, word_
         row["seconds"].append(round(info["seconds"], 1))
     row["model"] = model  # the last seed's, for the mix weights and the errors
     print(f"{label:32s} dev {np.mean(row['dev']):.1%}  test {np.mean(row['test']):.1%} "
-          f"± {np.std(row['test'], ddof=1):.1%}  (per seed {', '.join(f'{a:.1%}' for a in row['test'])}; "
+          f"± {spread(row['test'])}  (per seed {', '.join(f'{a:.1%}' for a in row['test'])}; "
           f"best epochs {row['best_epoch']}; {np.mean(row['seconds']):.0f} s a run)")
     return row
 
+started = time.perf_counter()  # each big section's wall time goes to the results file
 runs = {"baseline": run_seeds(data, False, "baseline"),
         "elmo_baseline": run_seeds(data, True, "ELMo + baseline")}
+section_seconds = {"main_runs": time.perf_counter() - started}
 
 # %% [markdown]
 # **Which word vectors for the baseline?** The paper's task models start from GloVe, word
@@ -254,11 +262,13 @@ runs = {"baseline": run_seeds(data, False, "baseline"),
 # same seeds); test is read for the record.
 
 # %%
+started = time.perf_counter()
 static = el.static.ppmi_svd(el.data.load_wikitext2("train"), vocab_size=STATIC_VOCAB)
 static_table, covered = static.embedding_matrix(word_index)
 print(f"static vectors for {covered:,} of the {len(word_index):,} task words")
 runs["baseline_static"] = run_seeds(data, False, "baseline, static vectors", seeds=FEW_SEEDS,
                                     word_vectors=static_table)
+section_seconds["static_vectors_row"] = time.perf_counter() - started
 dev_random = np.mean(runs["baseline"]["dev"][:len(FEW_SEEDS)])
 dev_static = np.mean(runs["baseline_static"]["dev"])
 verdict = ("a tie: the baseline keeps random vectors" if np.isclose(dev_static, dev_random) else
@@ -277,6 +287,7 @@ print(f"dev over seeds {list(FEW_SEEDS)}: random vectors {dev_random:.1%}, stati
 
 # %%
 adapt_text = [to_wikitext(t) for t in el.data.load_sst2("train")[0][:N_TRAIN]]  # sentences only
+started = time.perf_counter()
 before = el.adapt.perplexity(bilm_trainer, bilm_vocab, tokens["dev"])
 adapted, adapt_info = el.adapt.adapt_bilm(bilm_trainer, bilm_vocab, adapt_text,
                                           epochs=ADAPT_EPOCHS, learning_rate=ADAPT_LEARNING_RATE,
@@ -289,17 +300,20 @@ print(f"SST-2 dev perplexity (full softmax, forward / backward): before "
       f"({before['oov_rate']:.1%} of targets are <unk>)")
 results["perplexity_sst2_dev"] = {"before": before["mean"], "after": after["mean"],
                                   "oov_rate": before["oov_rate"]}
+section_seconds["adaptation"] = time.perf_counter() - started  # the two perplexities included
 
 # %% [markdown]
 # The adapted biLM gets a cache of its own, and ELMo + baseline is trained again on it: same
 # task model, same seeds, only the frozen features differ.
 
 # %%
+started = time.perf_counter()
 adapted_cache = cache_all(el.bilm.encoder_from_trainer(adapted))
 adapted_data = {split: el.downstream.TaskData(data[split].word_ids, y[split], adapted_cache[split])
                 for split in sst}
 runs["elmo_baseline_adapted"] = run_seeds(adapted_data, True, "ELMo (adapted) + baseline",
                                           seeds=FEW_SEEDS)
+section_seconds["adapted_row"] = time.perf_counter() - started  # its cache included
 
 # %% [markdown]
 # ## 8. The paper's table, with our row
@@ -369,20 +383,22 @@ results["gains"] = gains
 
 # %%
 def paired_interval(name, reference="baseline"):
-    """95% bootstrap interval of mean accuracy(name) - mean accuracy(reference) over test sentences."""
-    seeds = range(min(len(runs[name]["correct"]), len(runs[reference]["correct"])))  # shared seeds
-    difference = (np.mean([runs[name]["correct"][k] for k in seeds], axis=0)
-                  - np.mean([runs[reference]["correct"][k] for k in seeds], axis=0))
+    """95% bootstrap interval, over test sentences, of accuracy(name) - accuracy(reference),
+    each averaged over the seeds both rows ran (matched by seed); returns (gain, low, high, seeds)."""
+    def by_seed(row, seeds):  # per-sentence correctness of the runs with these seeds
+        return np.mean([row["correct"][row["seed"].index(seed)] for seed in seeds], axis=0)
+
+    seeds = [seed for seed in runs[name]["seed"] if seed in runs[reference]["seed"]]  # shared
+    difference = by_seed(runs[name], seeds) - by_seed(runs[reference], seeds)
     gain = float(difference.mean())
     if np.ptp(difference) == 0:  # the same verdict on every sentence: nothing to resample
-        return gain, gain, gain, len(seeds)
+        return gain, gain, gain, seeds
     interval = stats.bootstrap((difference,), np.mean, n_resamples=10_000,
                                rng=np.random.default_rng(0)).confidence_interval
-    return gain, float(interval.low), float(interval.high), len(seeds)
+    return gain, float(interval.low), float(interval.high), seeds
 
 for name in ("elmo_baseline", "elmo_baseline_adapted"):
-    gain, low, high, n_seeds = paired_interval(name)
-    shared = list(SEEDS[:n_seeds])  # FEW_SEEDS are the first seeds of SEEDS
+    gain, low, high, shared = paired_interval(name)
     gains[name]["paired_bootstrap_95"] = {"gain": gain, "low": low, "high": high, "seeds": shared}
     print(f"{name}: gain over seeds {shared} {100 * gain:+.1f} points, 95% interval "
           f"[{100 * low:+.1f}, {100 * high:+.1f}]: "
@@ -422,6 +438,7 @@ for name in ("elmo_baseline", "elmo_baseline_adapted"):
 
 # %%
 UNIT = "phrases" if TRAIN_ON == "phrases" else "sentences"  # what the training set holds
+started = time.perf_counter()
 curve_rng = np.random.default_rng(0)
 curve = []
 for n in CURVE_SIZES:
@@ -439,6 +456,7 @@ for n in CURVE_SIZES:
 curve.append({"n_train": len(y["train"]), "tfidf_lr": tfidf_test,
               **{name: test_accuracy[name] for name in ("baseline", "elmo_baseline")}})
 results["learning_curve"] = curve
+section_seconds["learning_curve"] = time.perf_counter() - started
 
 # %%
 sizes = [p["n_train"] for p in curve]
@@ -544,6 +562,9 @@ results["static_vectors"] = {"vocab_size": STATIC_VOCAB, "task_words_covered": c
                              "dev_random": dev_random, "dev_static": dev_static}
 results["train_on"] = TRAIN_ON
 results["min_steps"] = MIN_STEPS
+results["section_seconds"] = {name: round(seconds, 1) for name, seconds in section_seconds.items()}
+print("where the time went: " + ", ".join(f"{name.replace('_', ' ')} {seconds:.0f} s"
+                                          for name, seconds in section_seconds.items()))
 results.save()
 print(el.results.measured_on(results.lesson))
 
