@@ -107,10 +107,8 @@ def oov_rate(sentences: Sequence[Sequence[str]], vocab: text.Vocabulary) -> floa
     """Fraction of the tokens of ``sentences`` that ``vocab`` does not contain (0.0 for no tokens).
     ValueError: a sentence is a string, not a token list (its characters would count as tokens).
     Lesson 06 (sections 3 and 7)."""
-    tokens = []
-    for index, sentence in enumerate(sentences):
-        text._check_sentence(sentence, index)
-        tokens += sentence
+    tokens = [token for sentence in text.check_sentences(sentences, str_tokens=True)
+              for token in sentence]
     return float(np.mean([token not in vocab for token in tokens])) if tokens else 0.0
 
 
@@ -180,9 +178,7 @@ def adapt_bilm(trainer: BiLMTrainer, vocab: text.Vocabulary, sentences: Sequence
     if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real) or not (
             learning_rate > 0):
         raise ValueError(f"`learning_rate` must be a positive number, received {learning_rate!r}")
-    sentences = list(sentences)
-    for index, sentence in enumerate(sentences):  # before list(s) could split a string into letters
-        text._check_sentence(sentence, index)
+    sentences = text.check_sentences(sentences)  # before list(s) could split a string into letters
     if not any(len(s) for s in sentences):
         raise ValueError(f"`sentences` has no tokens ({len(sentences)} sentences"
                          f"{', all empty' if sentences else ''}): give the task's tokenized text")

@@ -461,11 +461,15 @@ def require_char_model(config: BiLMConfig, caller: str) -> None:
 
 
 def encoder_layer(model: keras.Model) -> BiLMEncoder:
-    """The :class:`BiLMEncoder` inside a model from :func:`build_encoder` or a trainer."""
+    """The :class:`BiLMEncoder` inside a model from :func:`build_encoder` or a trainer.
+    TypeError: ``model`` is not a Keras model or layer; ValueError: it holds no encoder."""
     if isinstance(model, BiLMEncoder):
         return model
     if isinstance(model, BiLMTrainer):
         return model.encoder
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"expected a BiLMEncoder, a BiLMTrainer or a keras.Model holding an "
+                        f"encoder, received {type(model).__name__}")
     for layer in model.layers:
         if isinstance(layer, BiLMEncoder):
             return layer

@@ -117,18 +117,17 @@ def cache_layers(encoder, sentences: Sequence[Sequence[str]], *, batch_size: int
         verbose: 1 shows a progress bar.
 
     Returns:
-        a :class:`LayerCache` with ``values`` ``[tokens, L + 1, 2P]`` in ``dtype``.
+        a :class:`LayerCache` with ``values`` ``[tokens, L + 1, 2P]`` in ``dtype`` (L: the biLM's LSTM layers, P: its projection size).
 
     Raises:
-        ValueError: a sentence is a string, not a token list; ``batch_size`` or
-            ``max_tokens_per_batch`` not a positive int; ``dtype`` not a float type.
+        ValueError: ``sentences`` or one sentence is a string, not a token list; ``batch_size``
+            or ``max_tokens_per_batch`` not a positive int; ``dtype`` not a float type.
+        TypeError: ``encoder`` holds no ``BiLMEncoder``; a token is not a str.
 
     Introduced in lesson 06 (section 4); lesson 05's probe reads the same cache.
     """
     encoder = bilm.encoder_layer(encoder)
-    sentences = list(sentences)
-    for index, sentence in enumerate(sentences):
-        text._check_sentence(sentence, index)
+    sentences = text.check_sentences(sentences, str_tokens=True)
     data._check_positive_ints(batch_size=batch_size, max_tokens_per_batch=max_tokens_per_batch)
     if not np.issubdtype(np.dtype(dtype), np.floating):
         raise ValueError(f"`dtype` must be a float type, received dtype={dtype!r}")

@@ -43,8 +43,7 @@ def task_vocabulary(sentences: Sequence[Sequence[str]], min_count: int = 1) -> d
     times in ``sentences`` (the training set only: dev/test words it lacks are OOV). ValueError: a
     sentence is a string, not a token list (it would count characters). Lesson 06, section 5."""
     counts: dict[str, int] = {}
-    for index, sentence in enumerate(sentences):
-        text._check_sentence(sentence, index)
+    for sentence in text.check_sentences(sentences):
         for word in sentence:
             counts[word] = counts.get(word, 0) + 1
     kept = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w))
@@ -54,9 +53,7 @@ def task_vocabulary(sentences: Sequence[Sequence[str]], min_count: int = 1) -> d
 def encode_words(sentences: Sequence[Sequence[str]], vocabulary: dict[str, int]) -> list[np.ndarray]:
     """Each sentence as an int32 ``[tokens]`` array of task word ids (unknown words ->
     :data:`OOV_ID`). ValueError: a sentence is a string, not a token list. Lesson 06, section 5."""
-    sentences = list(sentences)
-    for index, sentence in enumerate(sentences):
-        text._check_sentence(sentence, index)
+    sentences = text.check_sentences(sentences)
     return [np.array([vocabulary.get(w, OOV_ID) for w in s], np.int32) for s in sentences]
 
 
@@ -71,7 +68,8 @@ class TaskData:
 
     Raises:
         ValueError: lengths disagree (sentences, labels, tokens, cached tokens); ids below 1 or
-            labels below 0. TypeError: ids or labels that are not integers. Lesson 06.
+            labels below 0. TypeError: ids or labels that are not whole numbers (whole-number
+            floats such as 1.0, and bools, are accepted). Lesson 06.
     """
 
     word_ids: list[np.ndarray]
@@ -82,7 +80,9 @@ class TaskData:
         if len(self.word_ids) != len(self.labels):
             raise ValueError(f"TaskData: {len(self.word_ids)} sentences but {len(self.labels)} labels")
         if any(np.ndim(w) != 1 for w in self.word_ids):
-            raise TypeError("TaskData: `word_ids` must be one 1-D int array per sentence (encode_words)")
+            shapes = sorted({np.shape(w) for w in self.word_ids if np.ndim(w) != 1})[:3]
+            raise TypeError(f"TaskData: `word_ids` must be one 1-D int array per sentence "
+                            f"(encode_words), received arrays of shape {shapes}")
         _check_ints(self.word_ids, "word_ids", 1)
         if self.token_level:
             for i, (tags, ids) in enumerate(zip(self.labels, self.word_ids)):
@@ -95,7 +95,12 @@ class TaskData:
         _check_ints(self.labels if self.token_level else [self.labels], "labels", 0)
         if self.cache is not None and not np.array_equal(
                 self.cache.lengths, [len(w) for w in self.word_ids]):
-            raise ValueError("TaskData: the cache's sentence lengths differ from the word ids'")
+            lengths = [len(w) for w in self.word_ids]
+            bad = next((i for i, (a, b) in enumerate(zip(self.cache.lengths, lengths)) if a != b),
+                       min(len(lengths), len(self.cache)))
+            raise ValueError(f"TaskData: the cache ({len(self.cache)} sentences) and the word ids "
+                             f"({len(lengths)}) differ first at sentence {bad}: cache the same "
+                             f"tokenized sentences the word ids come from")
 
     def __len__(self) -> int:
         return len(self.word_ids)

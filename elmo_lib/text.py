@@ -152,6 +152,24 @@ def _check_sentence(sentence: object, index: int) -> None:
         raise ValueError(f"sentence {index} must be a sequence of str tokens, received {sentence!r}")
 
 
+def check_sentences(sentences: object, *, str_tokens: bool = False) -> list:
+    """``sentences`` as a list after checking it is a list of token lists, not one string (whose
+    characters would pass for sentences) nor a list of strings (whose characters would pass for
+    tokens). ValueError for either; TypeError for a token that is not ``str`` (``str_tokens``)."""
+    if isinstance(sentences, (str, bytes)):
+        raise ValueError(f"`sentences` must be a list of token lists, received one string "
+                         f"({sentences[:40]!r}...): pass e.g. [text.split()]")
+    sentences = list(sentences)
+    for index, sentence in enumerate(sentences):
+        _check_sentence(sentence, index)
+        if str_tokens:
+            for token in sentence:
+                if not isinstance(token, str):
+                    raise TypeError(f"sentence {index} has a token of type "
+                                    f"{type(token).__name__} ({token!r}): tokens must be str")
+    return sentences
+
+
 def char_ids(
     sentences: Sequence[Sequence[str]],
     max_characters_per_token: int = MAX_CHARACTERS_PER_TOKEN,

@@ -366,6 +366,13 @@ def _ids(*lengths):
                                      token_level=True), ValueError, "one label per sentence"),
     (lambda: downstream.task_vocabulary(["a good film"]), ValueError, "is a string"),
     (lambda: downstream.encode_words(["a good film"], {}), ValueError, "is a string"),
+    (lambda: downstream.task_vocabulary("a good film"), ValueError, "received one string"),
+    (lambda: downstream.encode_words("a good film", {}), ValueError, "received one string"),
+    (lambda: downstream.TaskData([np.ones((2, 2), np.int32)], [0]), TypeError,
+     "received arrays of shape [(2, 2)]"),
+    (lambda: downstream.TaskData(_ids(2, 1), [0, 1], cache.LayerCache(
+        np.zeros((3, 3, 6), np.float32), np.array([0, 1, 3]))), ValueError,
+     "differ first at sentence 0"),
 ])
 def test_task_data_refuses_what_would_train_on_the_wrong_numbers(build, error, message):
     with pytest.raises(error, match=re.escape(message)):
@@ -404,11 +411,16 @@ def test_train_classifier_refuses_bad_splits_before_training():
 
 def test_cache_layers_refuses_strings_and_bad_sizes(encoder):
     for kwargs, message in (({"sentences": ["a good film"]}, "is a string"),
+                            ({"sentences": "a good film"}, "received one string ('a good film'"),
                             ({"batch_size": 0}, "batch_size must be a positive int"),
                             ({"max_tokens_per_batch": -1}, "max_tokens_per_batch must be"),
                             ({"dtype": "int8"}, "`dtype` must be a float type")):
         with pytest.raises(ValueError, match=re.escape(message)):
             cache.cache_layers(encoder, **{"sentences": SENTENCES, "verbose": 0, **kwargs})
+    with pytest.raises(TypeError, match="sentence 1 has a token of type int"):
+        cache.cache_layers(encoder, [["a"], ["b", 3]], verbose=0)
+    with pytest.raises(TypeError, match="received NoneType"):
+        cache.cache_layers(None, SENTENCES, verbose=0)
 
 
 def test_adapt_refuses_bad_input_and_reads_a_generator_once():
@@ -430,5 +442,10 @@ def test_adapt_refuses_bad_input_and_reads_a_generator_once():
         adapt.perplexity(trainer, vocab, [])
     with pytest.raises(ValueError, match="is a string"):
         adapt.oov_rate(["the cat"], vocab)
+    with pytest.raises(ValueError, match="received one string"):
+        adapt.oov_rate("the cat", vocab)
+    with pytest.raises(TypeError, match="token of type int"):  # ids, not words: would count as 1.0
+        adapt.oov_rate([[4, 5]], vocab)
+    assert adapt.oov_rate([["the", "zebra"], [], ["cat", "dog", "the", "the"]], vocab) == 2 / 6
     zebra = [["the", "zebra", "cat"]] * 4  # 1 of 3 targets outside the vocabulary
     assert adapt.perplexity(trainer, vocab, iter(zebra))["oov_rate"] == pytest.approx(1 / 3)
