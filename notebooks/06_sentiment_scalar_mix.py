@@ -441,12 +441,12 @@ for name in ("elmo_baseline", "elmo_baseline_adapted"):
 # | 300 | 61.7 | 59.9 | 61.5 | 63.4 |
 # | 1,000 | 69.8 | 69.3 | 66.9 | 70.0 |
 # | 3,000 | 77.3 | 77.2 | 78.6 | 77.3 |
-# | mean | **66.6** | 65.9 | 66.2 | **67.2** |
+# | mean (of the unrounded accuracies) | **66.6** | 65.9 | 66.1 | **67.2** |
 #
 # so each model keeps its own best on dev: 20 for the baseline (more updates only overfit
 # its word vectors), 100 for ELMo + baseline (better on dev from 100 to 1,000 sentences,
 # worse at 3,000, better on average). The full training set's epoch (109 batches) is above
-# both.
+# both. (In the curve's printed lines, "best epochs" counts these dev checks, not passes.)
 
 # %%
 UNIT = "phrases" if TRAIN_ON == "phrases" else "sentences"  # what the training set holds
@@ -538,7 +538,8 @@ for i in wrong[np.argsort(-np.abs(probability[wrong] - 0.5))][:N_ERRORS]:
 # SST's treebank labels every phrase of every training sentence; GLUE's SST-2 ships them as
 # 67,349 labelled phrases. Setting `TRAIN_ON = "phrases"` in the parameters trains every model
 # above on them (dev and test stay the sentence-level ones, and adaptation still reads only the
-# training sentences). It is ten times the training text and several times the run time, so the
+# training sentences). It is ten times the labelled examples (4.7 times the tokens: 633,724 against 133,555) and
+# several times the run time, so the
 # full run of this notebook keeps sentences; `scripts/sst2_phrases.py` runs the two main rows on
 # phrases (the same task model, settings and seeds 0-2) and writes
 # `results/06_sentiment_phrases.json`. A pass over the phrases is 1,053 batches, and with one
@@ -596,7 +597,7 @@ print(el.results.measured_on(results.lesson))
 #   test sentences puts the gain between +0.4 and +2.0 points (95%; +0.1 to +2.0 with the
 #   adapted biLM over seeds 0-2): small, but not an accident of which sentences are in the
 #   test set. Both ELMo rows are above TF-IDF
-#   + LR (80.8%), the baselines are not; on dev, too, both ELMo rows (80.9%, 80.5%) are above
+#   + LR (80.8%); the five-seed baseline ties it (80.8%) and the static-vector one is below; on dev, too, both ELMo rows (80.9%, 80.5%) are above
 #   TF-IDF + LR (79.6%) and the baseline (79.4%).
 # - **Static vectors from the same corpus did not help the baseline**: lesson 01's recipe on
 #   WikiText-2 covers 7,421 of the 13,935 task words, and on dev the baseline started from them
@@ -629,7 +630,8 @@ print(el.results.measured_on(results.lesson))
 # WikiText-2 about nine times (19M tokens); the published ELMo has 93.6M and read the 1B Word
 # Benchmark (about 800M tokens) ten times (its test perplexity there, 39.7 as its authors
 # report it, and ours on
-# WikiText-2, 140, come from different test sets, but the gap in reading is that large). Ours
+# WikiText-2, 140 with each 35-token window read from a zero state (129 with the state carried
+# through the text, lesson 04), come from different test sets, but the gap in reading is that large). Ours
 # knows spelling, frequent words and local syntax (lesson 05), but sentiment rides on rare
 # adjectives, negation and idioms ("not a bad journey at all") that two million tokens of
 # Wikipedia barely contain, and a task model with trainable word vectors learns the common

@@ -123,7 +123,9 @@ def downstream_table() -> str:
                           ("elmo_baseline", "ELMo + baseline"),
                           ("elmo_baseline_adapted", "ELMo (adapted biLM) + baseline")):
             if key in test:
-                parts.append(f"{name} {_mean_sd(test[key])}")
+                seeds = test[key].get("seeds")  # per-seed accuracies: rows differ in how many
+                parts.append(f"{name} {_mean_sd(test[key])}"
+                             + (f" ({len(seeds)} seeds)" if isinstance(seeds, list) else ""))
         unit = "phrases" if sst.get("train_on") == "phrases" else "sentences"  # lesson 06's TRAIN_ON
         level = "trained on GLUE's phrases" if unit == "phrases" else "sentence level"
         rows.append(f"| SST-2 {level}, test accuracy ({sst['n_test']:,} sentences; "
@@ -148,7 +150,8 @@ def downstream_table() -> str:
         checks = phrases.get("checks_per_pass")  # dev checks a pass, chosen on dev per row
         checks = f", dev checked {_checks(checks)}" if isinstance(checks, dict) and checks else ""
         rows.append(f"| SST-2 trained on GLUE's {phrases['n_train_phrases']:,} phrases (test "
-                    f"sentences; `scripts/sst2_phrases.py`{checks}) | baseline {_mean_sd(test['baseline'])}; "
+                    f"sentences; `scripts/sst2_phrases.py`, {_seed_list(phrases.get('seeds', []))}"
+                    f"{checks}) | baseline {_mean_sd(test['baseline'])}; "
                     f"ELMo + baseline {_mean_sd(test['elmo_baseline'])} (gain "
                     f"{100 * phrases['gain']:+.1f}) |")
     return "\n".join(rows)
