@@ -196,12 +196,7 @@ def char_ids(
         TypeError: if a token is not a ``str``.
     """
     _check_max_characters(max_characters_per_token)
-    if isinstance(sentences, (str, bytes)):
-        raise ValueError("sentences must be a list of token lists, received a single string")
-    sentences = list(sentences)
-    for index, sentence in enumerate(sentences):
-        _check_sentence(sentence, index)
-    sentences = [list(sentence) for sentence in sentences]
+    sentences = [list(sentence) for sentence in check_sentences(sentences)]
     longest = max((len(s) for s in sentences), default=0)
     if max_length is None:
         max_length = longest
