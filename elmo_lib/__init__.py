@@ -21,7 +21,8 @@ only when a lesson reaches for it:
 - ``el.results``  each lesson's key numbers as JSON in ``results/``
 - ``el.senses``   the senses of *record* in WikiText-2, by a transparent heuristic (lessons 01, 05)
 - ``el.cache``    the frozen biLM's layers for every token, computed once (``cache_layers``)
-- ``el.downstream`` a task model with and without ELMo (sentence classification)
+- ``el.downstream`` a task model with and without ELMo (sentence classification and tagging)
+- ``el.comparison`` the seed loop, relative error reduction and the paired bootstrap of the gain
 - ``el.probe``    a token probe on a trainable scalar mix (POS tags)
 - ``el.adapt``    domain adaptation: continue training a biLM on a task's unlabelled text
 - ``el.static``   static word vectors (PPMI + truncated SVD): lesson 01's recipe, lesson 06's GloVe stand-in
@@ -52,6 +53,7 @@ _SUBMODULES = (
     "senses",
     "cache",
     "downstream",
+    "comparison",
     "adapt",
     "static",
     "probe",

@@ -4,7 +4,7 @@
 - :func:`build_task_model`    baseline: word embeddings -> BiLSTM -> masked max pool -> softmax;
   with ``use_elmo`` the same model with each token's ELMo vector (trainable ``ScalarMix`` with
   gamma, dropout) concatenated to its word embedding (Peters et al. 2018, sec. 3.3)
-- :func:`train_classifier`    fit one seed with early stopping on dev accuracy
+- :func:`train_task_model`    fit one seed with early stopping on dev accuracy
 - :func:`mix_weights`         a trained model's ``softmax(s)`` and ``gamma``
 
 A token-level probe on the same trainable mix (lesson 05's POS tags) is :mod:`elmo_lib.probe`.
@@ -32,6 +32,7 @@ from elmo_lib.data import _check_positive_ints
 from elmo_lib.layers import ScalarMix
 
 PAD_ID, OOV_ID = 0, 1  # task word ids: 0 is padding (the mask), 1 every word the task never saw
+ELMO_MIXES = ("learned", "average", "top")  # TaskConfig.elmo_mix: the paper's ablation (sec. 5.1)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -290,7 +291,11 @@ class TaskConfig:
     # ("scalar_mix_output"; paper sec. 3.3: "include ELMo at the output of the task RNN").
     # Models without ELMo (the baseline, elmo_shape=None) have nothing to add and ignore it.
     elmo_at_output: bool = False
-    # output classes (a softmax; 2 for SST-2).
+    # how ELMo's layers are combined (the paper's ablation, sec. 5.1-5.2): "learned" (trainable
+    # softmax(s) and gamma, eq. 1), "average" (fixed equal weights, gamma 1) or "top" (the top
+    # biLM layer only, the choice of earlier work). Models without ELMo ignore it.
+    elmo_mix: str = "learned"
+    # output classes (a softmax; 2 for SST-2, 17 UPOS tags for tagging).
     n_classes: int = 2
     learning_rate: float = 1e-3
     batch_size: int = 32
@@ -309,24 +314,43 @@ class TaskConfig:
         for name in ("dropout", "elmo_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"`{name}` must be in [0, 1), received {name}={getattr(self, name)!r}")
+        if self.elmo_mix not in ELMO_MIXES:
+            raise ValueError(f"`elmo_mix` must be one of {ELMO_MIXES}, received "
+                             f"elmo_mix={self.elmo_mix!r}")
 
     def replace(self, **changes) -> TaskConfig:
         return dataclasses.replace(self, **changes)
 
 
+def elmo_mix_layer(config: TaskConfig, n_layers: int, name: str = "scalar_mix") -> ScalarMix:
+    """The :class:`ScalarMix` that ``config.elmo_mix`` asks for: ``"learned"`` (trainable
+    ``softmax(s)`` and ``gamma``), ``"average"`` (fixed ``s = 0``, ``gamma = 1``) or ``"top"`` (fixed
+    ``s = [-30, ..., -30, 0]``: the top layer's weight is 1 - 1e-13 per lower layer). All three
+    layer-normalise as ``config.layer_norm`` says. The paper's ablation, sec. 5.1. Lesson 06."""
+    fixed = config.elmo_mix != "learned"
+    initial = [-30.0] * (n_layers - 1) + [0.0] if config.elmo_mix == "top" else None
+    return ScalarMix(n_layers, layer_norm=config.layer_norm, l2_coefficient=config.mix_l2,
+                     trainable_weights_fixed=fixed, initial_scalar_parameters=initial, name=name)
+
+
 def build_task_model(config: TaskConfig, vocab_size: int,
                      elmo_shape: tuple[int, int] | None = None,
-                     word_vectors: np.ndarray | None = None) -> keras.Model:
-    """The task model, compiled: word vectors [+ ELMo] -> BiLSTM -> masked max pool -> softmax.
+                     word_vectors: np.ndarray | None = None, *, tagging: bool = False) -> keras.Model:
+    """The task model, compiled: word vectors [+ ELMo] -> BiLSTM -> a softmax per token (tagging)
+    or masked max pool -> softmax (sentence classification).
 
     Args:
         config: a :class:`TaskConfig`.
         vocab_size: rows of the word-embedding table (the largest task word id + 1).
         elmo_shape: ``(L + 1, 2P)`` of the cached biLM layers to add ELMo (inputs ``"elmo"``
-            ``[batch, time, L + 1, 2P]``); ``None`` builds the baseline.
+            ``[batch, time, L + 1, 2P]``), mixed as ``config.elmo_mix`` says; ``None`` builds the
+            baseline.
         word_vectors: optional float ``[vocab_size, embedding_dim]`` initial word vectors (e.g.
             :meth:`elmo_lib.static.StaticVectors.embedding_matrix`, the paper's GloVe role),
             trained with the task; ``None``: Keras' random initialisation.
+        tagging: one softmax per token (outputs ``[batch, time, n_classes]``, accuracy weighted by
+            the dataset's token weights, see :func:`task_dataset`) instead of one per sentence
+            (``[batch, n_classes]``).
 
     Returns:
         a compiled ``keras.Model`` with inputs ``{"word_ids"[, "elmo"]}`` and class probabilities.
@@ -337,7 +361,8 @@ def build_task_model(config: TaskConfig, vocab_size: int,
         ValueError: ``elmo_shape`` is not two positive integers; ``word_vectors`` is not
             ``[vocab_size, embedding_dim]`` or not finite.
 
-    Introduced in lesson 06 (its section 5 draws both models).
+    Reference: Peters et al. 2018, sec. 3.3 (ELMo concatenated to the task model's word vectors).
+    Introduced in lesson 06 (which writes the same model out in plain Keras).
     """
     if elmo_shape is not None:
         parts = list(elmo_shape) if isinstance(elmo_shape, (tuple, list, np.ndarray)) else []
@@ -366,8 +391,7 @@ def build_task_model(config: TaskConfig, vocab_size: int,
         layers = keras.layers.Permute((2, 1, 3), name="layers_first")(inputs["elmo"])
 
         def elmo(suffix):  # one task-specific ELMo vector per token: its own mix and dropout
-            mix = ScalarMix(n_layers, layer_norm=config.layer_norm, l2_coefficient=config.mix_l2,
-                            name="scalar_mix" + suffix)
+            mix = elmo_mix_layer(config, n_layers, name="scalar_mix" + suffix)
             return keras.layers.Dropout(config.elmo_dropout,
                                         name="elmo_dropout" + suffix)(mix(layers, mask=mask))
 
@@ -376,60 +400,100 @@ def build_task_model(config: TaskConfig, vocab_size: int,
                                    name="bilstm")(h)
     if elmo_shape is not None and config.elmo_at_output:
         h = keras.layers.Concatenate(name="bilstm_and_elmo")([h, elmo("_output")])
-    h = MaskedMaxPooling1D(name="max_pool")(h)
-    h = keras.layers.Dropout(config.dropout, name="pooled_dropout")(h)
+    if not tagging:
+        h = MaskedMaxPooling1D(name="max_pool")(h)
+    h = keras.layers.Dropout(config.dropout, name="pooled_dropout" if not tagging
+                             else "token_dropout")(h)
     outputs = keras.layers.Dense(config.n_classes, activation="softmax", name="classes")(h)
-    model = keras.Model(inputs, outputs, name="elmo_task_model" if elmo_shape else "task_model")
+    name = ("elmo_" if elmo_shape else "") + ("tagger" if tagging else "task_model")
+    model = keras.Model(inputs, outputs, name=name)
+    metrics = {"weighted_metrics" if tagging else "metrics": ["accuracy"]}
     model.compile(keras.optimizers.Adam(config.learning_rate), "sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+                  **metrics)
     return model
 
 
-def predict_proba(model: keras.Model, data: TaskData, *, batch_size: int = 128) -> np.ndarray:
-    """Class probabilities, float32 ``[sentences, classes]`` in the order of ``data`` (batched by
-    length, no dropout). ValueError: ``data`` unlike the model's inputs (its cache's ``(L + 1,
-    2P)``, word ids past the embedding), or as :func:`task_dataset`. Lesson 06."""
+def _is_tagger(model: keras.Model) -> bool:
+    return len(model.outputs[0].shape) == 3
+
+
+def predict_proba(model: keras.Model, data: TaskData, *,
+                  batch_size: int = 128) -> np.ndarray | list[np.ndarray]:
+    """Class probabilities in the order of ``data`` (batched by length, no dropout): float32
+    ``[sentences, classes]`` for a sentence classifier, or, for a tagger, one float32 ``[tokens,
+    classes]`` array per sentence. ValueError: ``data`` unlike the model's inputs (its cache's
+    ``(L + 1, 2P)``, word ids past the embedding, sentence labels for a tagger or token labels
+    for a classifier), or as :func:`task_dataset`. Lesson 06."""
     use_elmo = "elmo" in model.input
     if use_elmo and data.cache is not None:
         _check_cache(data, tuple(model.input["elmo"].shape[2:]), "data")
     if "word_embedding" in [layer.name for layer in model.layers]:
         _check_vocab(data, model.get_layer("word_embedding").input_dim, "data")
-    dataset, order = task_dataset(data, batch_size, use_elmo=use_elmo)
-    probabilities = np.concatenate([np.asarray(model(x, training=False)) for x, _ in dataset])
-    out = np.empty_like(probabilities)
-    out[order] = probabilities
-    return out
+    tagging = _is_tagger(model)
+    dataset, order = task_dataset(data, batch_size, use_elmo=use_elmo, token_level=tagging)
+    if not tagging:
+        probabilities = np.concatenate([np.asarray(model(x, training=False)) for x, _ in dataset])
+        out = np.empty_like(probabilities)
+        out[order] = probabilities
+        return out
+    per_sentence = [None] * len(data)
+    rows = iter(order)
+    for x, *_ in dataset:
+        batch = np.asarray(model(x, training=False))
+        for b in range(len(batch)):
+            i = next(rows)
+            per_sentence[i] = batch[b, :len(data.word_ids[i])]
+    return per_sentence
+
+
+def correct_counts(model: keras.Model, data: TaskData) -> tuple[np.ndarray, np.ndarray]:
+    """Per sentence of ``data``: ``(correct, counted)``, two int64 ``[sentences]`` arrays. A
+    sentence classifier: 1 or 0 correct of 1; a tagger: correct tokens of the sentence's tokens.
+    ``correct.sum() / counted.sum()`` is the accuracy; the pair is what a paired bootstrap over
+    sentences resamples (:func:`elmo_lib.comparison.paired_bootstrap`). Errors as
+    :func:`predict_proba`. Lesson 06."""
+    probabilities = predict_proba(model, data)
+    if not _is_tagger(model):
+        correct = (probabilities.argmax(-1) == np.asarray(data.labels)).astype(np.int64)
+        return correct, np.ones(len(data), np.int64)
+    correct = np.array([int(np.sum(p.argmax(-1) == t)) for p, t in zip(probabilities, data.labels)],
+                       np.int64)
+    return correct, np.array([len(t) for t in data.labels], np.int64)
 
 
 def accuracy(model: keras.Model, data: TaskData) -> float:
-    """Fraction of sentences whose most probable class is the label (a float in [0, 1]); errors
-    as :func:`predict_proba`."""
-    return float(np.mean(predict_proba(model, data).argmax(-1) == np.asarray(data.labels)))
+    """Fraction of sentences (a tagger: of tokens) whose most probable class is the label, a float
+    in [0, 1]; errors as :func:`predict_proba`."""
+    correct, counted = correct_counts(model, data)
+    return float(correct.sum() / max(counted.sum(), 1))
 
 
-def train_classifier(config: TaskConfig, train: TaskData, dev: TaskData, *, use_elmo: bool,
+def train_task_model(config: TaskConfig, train: TaskData, dev: TaskData, *, use_elmo: bool,
                      seed: int = 0, vocab_size: int | None = None,
                      steps_per_epoch: int | None = None, word_vectors: np.ndarray | None = None,
                      model: keras.Model | None = None, verbose: int = 0) -> tuple[keras.Model, dict]:
     """Train one task model (baseline, or ELMo + baseline) with early stopping on dev accuracy.
 
-    Training stops when dev accuracy has not improved for ``config.patience`` epochs and keeps the
-    best epoch's weights: dev selects, test is never seen here.
+    Sentence labels train a classifier, token labels a tagger (:func:`build_task_model`'s
+    ``tagging``). Training stops when dev accuracy has not improved for ``config.patience`` epochs
+    and keeps the best epoch's weights: dev selects, test is never seen here.
 
     Args:
         config: the :class:`TaskConfig`.
-        train, dev: :class:`TaskData` (with ``cache`` when ``use_elmo``).
-        use_elmo: concatenate ELMo (trainable scalar mix over the cached layers) to the word vectors.
+        train, dev: :class:`TaskData` (with ``cache`` when ``use_elmo``), both labelled per
+            sentence or both per token.
+        use_elmo: concatenate ELMo (``config.elmo_mix`` over the cached layers) to the word vectors.
         seed: weights, dropout and batch order.
         vocab_size: word-embedding rows (default: the largest id in ``train`` + 1).
         steps_per_epoch: batches between dev checks (default: one pass, ``ceil(N / batch_size)``;
             more for a tiny training set, so an "epoch" is not a handful of steps).
         word_vectors: initial word vectors ``[vocab_size, embedding_dim]`` (see
             :func:`build_task_model`); ``None``: random.
-        model: a model this function returned for the same config, ``use_elmo`` and vocabulary
-            (another seed; anything else is refused): it is given this seed's fresh state (weights as a new build would
-            draw them, dropout seeds, a zeroed optimizer) and trained again, which skips
-            re-tracing TensorFlow's train and test steps (about 5 s a run on 2 CPU cores).
+        model: a model this function returned for the same config, ``use_elmo``, vocabulary and
+            label level (another seed; anything else is refused): it is given this seed's fresh
+            state (weights as a new build would draw them, dropout seeds, a zeroed optimizer) and
+            trained again, which skips re-tracing TensorFlow's train and test steps (about 5 s a
+            run on 2 CPU cores).
         verbose: ``fit`` verbosity.
 
     Returns:
@@ -437,19 +501,25 @@ def train_classifier(config: TaskConfig, train: TaskData, dev: TaskData, *, use_
         ``best_epoch`` (1-based), ``seconds``, ``history`` (per-epoch lists).
 
     Raises:
-        ValueError: ``train`` or ``dev`` empty, token-labelled, or with a label ``>= n_classes``
-            or a word id ``>= vocab_size``; ``steps_per_epoch`` not a positive int; ``use_elmo``
-            without a cache on both, or with caches of different ``(L + 1, 2P)``; ``model`` built
-            for another configuration (layers, sizes, dropout, layer norm, learning rate).
+        ValueError: ``train`` or ``dev`` empty, or labelled at different levels, or with a label
+            ``>= n_classes`` or a word id ``>= vocab_size``; ``steps_per_epoch`` not a positive
+            int; ``use_elmo`` without a cache on both, or with caches of different ``(L + 1,
+            2P)``; ``model`` built for another configuration (layers, sizes, dropout, layer norm,
+            learning rate).
 
-    Introduced in lesson 06 (baseline vs ELMo + baseline over seeds).
+    Introduced in lesson 06 (baseline vs ELMo + baseline over seeds, tagging and sentiment).
     """
+    tagging = train.token_level
     for name, split in (("train", train), ("dev", dev)):
-        if not len(split) or split.token_level:
-            raise ValueError(f"`{name}` must hold sentences with one label each, received "
-                             f"{len(split)} sentences{' with token labels' if len(split) else ''}")
-        if np.max(split.labels) >= config.n_classes:
-            raise ValueError(f"`{name}` has label {np.max(split.labels)}, but config.n_classes="
+        if not len(split):
+            raise ValueError(f"`{name}` must hold labelled sentences, received 0 sentences")
+        if split.token_level != tagging:
+            raise ValueError(f"`train` is labelled per {'token' if tagging else 'sentence'} but "
+                             f"`{name}` per {'token' if split.token_level else 'sentence'}")
+        top = (max((int(np.max(t)) for t in split.labels if len(t)), default=0) if tagging
+               else int(np.max(split.labels)))
+        if top >= config.n_classes:
+            raise ValueError(f"`{name}` has label {top}, but config.n_classes="
                              f"{config.n_classes} allows 0 .. {config.n_classes - 1}")
     if steps_per_epoch is not None:  # 0 would fall back to one pass, -1 train forever
         _check_positive_ints(steps_per_epoch=steps_per_epoch)
@@ -466,13 +536,14 @@ def train_classifier(config: TaskConfig, train: TaskData, dev: TaskData, *, use_
     elmo_shape = (train.cache.n_layers, train.cache.dim) if use_elmo else None
     if use_elmo:
         _check_cache(dev, elmo_shape, "dev")
-    fresh = build_task_model(config, vocab_size, elmo_shape, word_vectors)
+    fresh = build_task_model(config, vocab_size, elmo_shape, word_vectors, tagging=tagging)
     if model is None:
         model = fresh
     else:
         _start_again(model, fresh)
-    train_ds, _ = task_dataset(train, config.batch_size, use_elmo=use_elmo, shuffle_seed=seed)
-    dev_ds, _ = task_dataset(dev, 128, use_elmo=use_elmo)
+    train_ds, _ = task_dataset(train, config.batch_size, use_elmo=use_elmo, shuffle_seed=seed,
+                               token_level=tagging)
+    dev_ds, _ = task_dataset(dev, 128, use_elmo=use_elmo, token_level=tagging)
     stop = keras.callbacks.EarlyStopping("val_accuracy", patience=config.patience, mode="max",
                                          restore_best_weights=True)
     start = time.perf_counter()
@@ -518,7 +589,7 @@ def _start_again(model: keras.Model, fresh: keras.Model) -> None:
             or not np.isclose(learning_rate(model), learning_rate(fresh))):
         raise ValueError("`model` was built for another configuration than this call's (layers, "
                          "sizes, dropout, layer norm or learning rate): pass a model "
-                         "train_classifier returned for the same config, vocab_size and use_elmo")
+                         "train_task_model returned for the same config, vocab_size and use_elmo")
     model.set_weights(fresh.get_weights())
     for layer, new in zip(model.layers, fresh.layers):
         for name, value in vars(layer).items():

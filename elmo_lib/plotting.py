@@ -440,8 +440,52 @@ def accuracy_chart(labels: Sequence[str], means, name: PathLike, *, errors=None,
     return save(fig, name, figures_dir, show)
 
 
+def gain_chart(labels: Sequence[str], gains, lows, highs, name: PathLike, *, ylabel: str,
+               xlabel: str = "task", title: str | None = None, value_format: str = "{:+.1f}",
+               figures_dir: PathLike | None = None, show: bool = True) -> Figure:
+    """Gains as points with their (possibly asymmetric) interval and a "no gain" line at zero.
+
+    Args:
+        labels: one label per task (x axis).
+        gains, lows, highs: ``[tasks]``: the gain and its interval's ends, in the units of
+            ``ylabel`` (e.g. accuracy points).
+        name, xlabel, ylabel, title, figures_dir, show: as in :func:`heatmap`.
+        value_format: writes each gain beside its point.
+
+    Returns:
+        The Figure. ValueError: lengths differ, or an interval does not contain its gain.
+    """
+    check_name(name)
+    gains, lows, highs = (np.asarray(v, dtype=float).ravel() for v in (gains, lows, highs))
+    if not len(gains) == len(lows) == len(highs) == len(labels):
+        raise ValueError(f"{len(labels)} labels but {len(gains)} gains, {len(lows)} lows, "
+                         f"{len(highs)} highs")
+    if np.any(lows > gains) or np.any(highs < gains):
+        raise ValueError("each interval [low, high] must contain its gain")
+    positions = np.arange(len(labels), dtype=float)
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.0 + 1.6 * len(labels)) + 2.2, 3.6))
+    ax.errorbar(positions, gains, yerr=[gains - lows, highs - gains], fmt="o", capsize=5,
+                markersize=7, label="gain, 95% interval")
+    for x, y in zip(positions, gains):
+        ax.annotate(value_format.format(y), (x, y), xytext=(8, 0), textcoords="offset points",
+                    va="center", fontsize=8)
+    ax.axhline(0.0, linestyle="--", color="black", linewidth=1.2, label="no gain")
+    top = float(max(highs.max(), 0.0))
+    bottom = float(min(lows.min(), 0.0))
+    pad = 0.1 * (top - bottom) if top > bottom else 1.0
+    ax.set_ylim(bottom - pad, top + pad)
+    ax.set_xlim(-0.6, len(labels) - 0.4)
+    ax.set_xticks(positions, labels=[_wrap_label(label) for label in labels])
+    ax.grid(axis="y", alpha=0.3)
+    _legend_outside(ax)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    set_title(ax, title, fig.get_figwidth())
+    return save(fig, name, figures_dir, show)
+
+
 def layer_weights(weights, name: PathLike, *, layer_names: Sequence[str] | None = None,
-                  normalize: bool = True, title: str | None = None,
+                  normalize: bool = True, errors=None, title: str | None = None,
                   figures_dir: PathLike | None = None, show: bool = True) -> Figure:
     """ELMo's scalar-mix weights per layer, for one task or several (``{task: weights}``), with
     the uniform weight ``1 / (L + 1)`` (where every mix starts) as a dashed line.
@@ -452,6 +496,8 @@ def layer_weights(weights, name: PathLike, *, layer_names: Sequence[str] | None 
         layer_names: defaults to ``"layer 0 (tokens)"``, ``"layer 1"``, ...
         normalize: apply the softmax, as ``ScalarMix`` does (pass ``False`` for weights that are
             already normalised).
+        errors: optional error bars, shaped like the (normalised) weights: ``[layers]`` or
+            ``{task: [layers]}`` (e.g. the sd over seeds).
         title, figures_dir, show: as in :func:`heatmap`; the legend sits outside the axes and
             the title is wrapped, so neither is ever cut off.
 
@@ -475,5 +521,8 @@ def layer_weights(weights, name: PathLike, *, layer_names: Sequence[str] | None 
                      ylabel="softmax weight" if normalize else "weight",
                      series=None if len(rows) == 1 and not isinstance(weights, Mapping)
                      else list(tasks), title=title, value_format="{:.2f}",
+                     errors=None if errors is None else np.stack(
+                         [np.asarray(e, float).ravel() for e in (errors.values() if isinstance(
+                             errors, Mapping) else [errors])]),
                      hlines={f"uniform (1/{n_layers})": 1 / n_layers},
                      figures_dir=figures_dir, show=show)

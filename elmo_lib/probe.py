@@ -48,7 +48,7 @@ def train_token_probe(train_cache: LayerCache, train_tags: Sequence[Sequence[int
     """Train a token classifier on a trainable ``ScalarMix`` of cached biLM layers.
 
     Reads which layers a token-level task (POS tags, ...) prefers: compare ``info["mix_weights"]``
-    with a sentence task's (:func:`mix_weights` of a :func:`train_classifier` model). Early stopping
+    with a sentence task's (:func:`mix_weights` of a :func:`train_task_model` model). Early stopping
     on dev token accuracy, best epoch's weights kept.
 
     Args:

@@ -180,3 +180,15 @@ def load(lesson: str, directory: str | os.PathLike | None = None) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: run the lesson {lesson} in full to write it")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def find(lesson: str) -> dict | None:
+    """The results of ``lesson`` from the current results directory (:func:`results_dir`), else
+    the copy committed in this repository's ``results/`` (a QUICK run writes elsewhere), else
+    ``None`` (e.g. a pip-installed library on Colab before that lesson ran). A lesson that quotes
+    another lesson's numbers reads them with this (lesson 06 quotes lesson 05's probe)."""
+    committed = pathlib.Path(__file__).resolve().parents[1] / "results"
+    for directory in (results_dir(), committed):
+        if (directory / f"{lesson}.json").exists():
+            return load(lesson, directory)
+    return None

@@ -45,7 +45,7 @@ def train_row(task, data, use_elmo, seeds, vocab_size, steps, label):
     """One model per seed (dev selects its check, test is read once); mean, sd and per-seed values."""
     row, model = {"dev": [], "test": [], "best_epoch": [], "seconds": []}, None
     for seed in seeds:
-        model, info = el.downstream.train_classifier(
+        model, info = el.downstream.train_task_model(
             task, data["train"], data["dev"], use_elmo=use_elmo, seed=seed,
             vocab_size=vocab_size, steps_per_epoch=steps, model=model)
         row["dev"].append(info["dev_accuracy"])

@@ -120,8 +120,8 @@ def _tiny_run(n_train, n_dev, **config):
 def test_elmo_helps_when_the_signal_is_in_the_bilm_features():
     train, dev, config = _tiny_run(160, 60, lstm_units=4, dropout=0.0, elmo_dropout=0.0,
                                    batch_size=16, epochs=8, patience=8)
-    base, base_info = downstream.train_classifier(config, train, dev, use_elmo=False, seed=0)
-    model, info = downstream.train_classifier(config, train, dev, use_elmo=True, seed=0)
+    base, base_info = downstream.train_task_model(config, train, dev, use_elmo=False, seed=0)
+    model, info = downstream.train_task_model(config, train, dev, use_elmo=True, seed=0)
     assert info["dev_accuracy"] > 0.9 and base_info["dev_accuracy"] < 0.75
     # accuracy() recomputes the best epoch's dev score from the restored weights
     assert downstream.accuracy(model, dev) == pytest.approx(info["dev_accuracy"], abs=1e-6)
@@ -138,23 +138,23 @@ def test_elmo_helps_when_the_signal_is_in_the_bilm_features():
 def test_a_reused_model_trains_a_seed_exactly_as_a_fresh_one():
     train, dev, config = _tiny_run(48, 16, lstm_units=3, dropout=0.3, elmo_dropout=0.3,
                                    batch_size=8, epochs=3, patience=3)
-    fresh, fresh_info = downstream.train_classifier(config, train, dev, use_elmo=True, seed=5)
-    other, _ = downstream.train_classifier(config, train, dev, use_elmo=True, seed=4)
-    reused, info = downstream.train_classifier(config, train, dev, use_elmo=True, seed=5, model=other)
+    fresh, fresh_info = downstream.train_task_model(config, train, dev, use_elmo=True, seed=5)
+    other, _ = downstream.train_task_model(config, train, dev, use_elmo=True, seed=4)
+    reused, info = downstream.train_task_model(config, train, dev, use_elmo=True, seed=5, model=other)
     assert reused is other
     for name in ("loss", "val_accuracy"):  # the same seed: the same losses, epoch by epoch
         np.testing.assert_allclose(info["history"][name], fresh_info["history"][name], rtol=1e-5)
     for a, b in zip(reused.get_weights(), fresh.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-5)
-    baseline, _ = downstream.train_classifier(config, train, dev, use_elmo=False, seed=0)
+    baseline, _ = downstream.train_task_model(config, train, dev, use_elmo=False, seed=0)
     for changed, kwargs in ((config, {"use_elmo": True, "model": baseline}),
                             (config.replace(dropout=0.0), {"use_elmo": True, "model": reused}),
                             (config.replace(layer_norm=False), {"use_elmo": True, "model": reused}),
                             (config.replace(learning_rate=0.5), {"use_elmo": True, "model": reused})):
         with pytest.raises(ValueError, match="`model` was built for another configuration"):
-            downstream.train_classifier(changed, train, dev, seed=0, **kwargs)
+            downstream.train_task_model(changed, train, dev, seed=0, **kwargs)
     with pytest.raises(ValueError, match="use_elmo=True needs TaskData.cache"):
-        downstream.train_classifier(config, downstream.TaskData(train.word_ids, train.labels), dev,
+        downstream.train_task_model(config, downstream.TaskData(train.word_ids, train.labels), dev,
                                     use_elmo=True)
 
 
@@ -386,19 +386,19 @@ def test_task_data_keeps_accepting_valid_input():
     assert downstream.encode_words((s for s in [["a"], ["b"]]), {"a": 2})[1].tolist() == [1]
 
 
-def test_train_classifier_refuses_bad_splits_before_training():
+def test_train_task_model_refuses_bad_splits_before_training():
     train, dev, config = _tiny_run(16, 8, lstm_units=2, batch_size=8, epochs=1)
     empty = downstream.TaskData([], np.zeros(0, np.int32))
     two_layers = _synthetic_task(8, np.random.default_rng(3), layers=2)
     for kwargs, message in (
-            ({"dev": empty}, "`dev` must hold sentences with one label each, received 0"),
+            ({"dev": empty}, "`dev` must hold labelled sentences, received 0 sentences"),
             ({"steps_per_epoch": 0}, "steps_per_epoch must be a positive int, received 0"),
             ({"steps_per_epoch": -1}, "received -1"),  # Keras would train forever
             ({"dev": downstream.TaskData(dev.word_ids, dev.labels + 2)}, "`dev` has label"),
             ({"vocab_size": 10}, "`train` has word id 29, but vocab_size=10"),
             ({"dev": two_layers, "use_elmo": True}, "`dev`'s cache has (L + 1, 2P) = (2, 6)")):
         with pytest.raises(ValueError, match=re.escape(message)):
-            downstream.train_classifier(config, **{"train": train, "dev": dev, "use_elmo": False,
+            downstream.train_task_model(config, **{"train": train, "dev": dev, "use_elmo": False,
                                                    **kwargs})
     model = downstream.build_task_model(config, 30, (3, 6))
     with pytest.raises(ValueError, match=re.escape("the model reads (3, 6)")):
