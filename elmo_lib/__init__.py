@@ -5,6 +5,7 @@ only when a lesson reaches for it:
 
 - ``el.text``     tokens -> bilm-tf character ids, ``Vocabulary``
 - ``el.data``     dataset registry, readers, language-model batches (tf.data)
+- ``el.imdb``     IMDB reviews as SST-2-style sentences; overlap with SST-2 dev/test dropped
 - ``el.download`` downloads from mirrors in order, checked and placed atomically
 - ``el.layers``   ``CharCNN``, ``Highway``, ``LSTMP``, ``ScalarMix``, sampled softmax
 - ``el.lstm``     ``LSTMP`` and ``run_lstmps``: the LSTM recurrence with its hand-written gradient
@@ -35,6 +36,7 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "text",
     "data",
+    "imdb",
     "download",
     "layers",
     "lstm",

@@ -33,6 +33,8 @@ class Mirror:
     url: str  # an archive's URL, or a base URL that each file's path is appended to
     members: dict[str, str] = dataclasses.field(default_factory=dict)  # archive: file -> member
     note: str = ""  # who hosts it, and what to know about the host
+    sha256: str = ""  # the archive's own sha256 where one is published ("" = not checked)
+    convert: str = ""  # a converter (see _converter) that makes the files from the archive's members
 
     def urls(self, relpath: str) -> list[str]:
         """The URL that ``relpath`` comes from (the archive's URL for an archive)."""
@@ -60,9 +62,10 @@ _GITHUB = "https://raw.githubusercontent.com/"
 _WIKITEXT_MEMBERS = {f"wiki.{s}.tokens": f"wikitext-2/wiki.{s}.tokens" for s in ("train", "valid", "test")}
 _MR_MEMBERS = {f"rt-polarity.{s}": f"rt-polaritydata/rt-polarity.{s}" for s in ("pos", "neg")}
 
-# The archives' own sha256 is not published upstream, so it is not checked: instead every extracted
+# Most archives' own sha256 is not published upstream, so it is not checked: instead every extracted
 # member is checked against the sha256 of the file (the same values as data/README.md), and the
-# archive's length against the server's Content-Length.
+# archive's length against the server's Content-Length. IMDB's archive has a widely used sha256
+# (`Mirror.sha256`), and its files are converted from folders of the archive (elmo_lib.imdb).
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in [
@@ -145,6 +148,27 @@ DATASETS: dict[str, DatasetSpec] = {
             " Universal Dependencies v2.16.",
             license="CC BY-SA 4.0",
         ),
+        DatasetSpec(
+            "imdb", "imdb",
+            {"train_unsup.tsv": "93501d2882e3886276734a75675f3cf44a42cb241f92e406a610189eb838e3f8",
+             "train_pos.tsv": "64bee4216d6fb3454edfd39ea2bec7d2e4c2ae348f86fc2b423e4c8853a160b2",
+             "train_neg.tsv": "29d60d2cc1923cfa65914e40e999d169b5d28cf37add2bf58ac6f56ca4679bc1",
+             "test_pos.tsv": "86927592c94c27bb01bdffaa2eb64f330358c6a24d7d72c8cad2f4112918bfaf",
+             "test_neg.tsv": "0dde14fd4bfde5b92dc36d7a63faaf61143f89cd0e5edd33e5f48970371bc745"},
+            mirrors=(
+                Mirror("https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+                       {f"{part}_{label}.tsv": f"aclImdb/{part}/{label}" for part, label in (
+                           ("train", "unsup"), ("train", "pos"), ("train", "neg"),
+                           ("test", "pos"), ("test", "neg"))},
+                       "the dataset authors' page at Stanford (84,125,825 bytes); each folder of "
+                       "<id>_<rating>.txt files becomes one TSV (elmo_lib.imdb.archive_to_tsv)",
+                       sha256="c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe",
+                       convert="aclimdb-tsv"),
+            ),
+            citation="Maas, Daly, Pham, Huang, Ng, Potts. Learning Word Vectors for Sentiment Analysis."
+            " ACL 2011.",
+            license="none stated; the dataset's README asks users to cite the paper",
+        ),
     ]
 }
 
@@ -210,6 +234,15 @@ def _extract(archive: pathlib.Path, member: str, destination: pathlib.Path) -> N
         raise ValueError(f"not a zip or tar archive with member {member!r}: {error}") from error
 
 
+def _converter(name: str):
+    """The function that makes a mirror's files from its archive: ``f(archive, {member: path})``."""
+    if name == "aclimdb-tsv":
+        from elmo_lib import imdb  # imported here: elmo_lib.imdb imports this module
+
+        return imdb.archive_to_tsv
+    raise ValueError(f"unknown converter {name!r} in the dataset registry")
+
+
 def _install(spec: DatasetSpec, targets: dict[str, pathlib.Path], sources: dict[str, pathlib.Path]) -> None:
     """Check every ``sources[rel]`` against its sha256, and only then rename them all into place."""
     for rel, source in sources.items():
@@ -242,9 +275,16 @@ def _download(spec: DatasetSpec, relpath: str, root: pathlib.Path) -> pathlib.Pa
         extracted = {rel: path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
                      for rel, path in wanted.items()}
         try:
-            for rel, temporary in extracted.items():
+            if mirror.sha256 and (actual := _sha256(downloaded)) != mirror.sha256:
+                raise ChecksumError(f"sha256 of the archive is {actual}, expected {mirror.sha256}")
+            for temporary in extracted.values():
                 temporary.parent.mkdir(parents=True, exist_ok=True)
-                _extract(downloaded, mirror.members[rel], temporary)
+            if mirror.convert:  # one pass over the archive makes every wanted file
+                _converter(mirror.convert)(downloaded, {mirror.members[rel]: extracted[rel]
+                                                        for rel in extracted})
+            else:
+                for rel, temporary in extracted.items():
+                    _extract(downloaded, mirror.members[rel], temporary)
             _install(spec, wanted, extracted)
         finally:
             for temporary in extracted.values():
