@@ -26,7 +26,7 @@ only when a lesson reaches for it:
 - ``el.comparison`` the seed loop, relative error reduction and the paired bootstrap of the gain
 - ``el.probe``    a token probe on a trainable scalar mix (POS tags)
 - ``el.adapt``    domain adaptation: continue training a biLM on a task's unlabelled text
-- ``el.static``   static word vectors (PPMI + truncated SVD): lesson 01's recipe, lesson 06's GloVe stand-in
+- ``el.static``   static word vectors (PPMI + truncated SVD): lesson 01's recipe, lesson 08's GloVe stand-in
 """
 
 import importlib

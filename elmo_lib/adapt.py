@@ -19,7 +19,7 @@ used for training and for perplexity, so perplexities before and after adaptatio
 report :func:`oov_rate` beside them (a text full of ``<unk>`` targets is easier to predict). The
 vocabulary is not grown: new rows would start untrained and the shipped softmax would change shape.
 
-Introduced in lesson 06.
+Introduced in lesson 08 (domain adaptation, section 2).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def ptb_to_wikitext(sentence: str) -> list[str]:
     mapped as whole tokens only (PTB writes them apart from their neighbours). Case is
     kept: the lessons' biLM read cased text, and closing that gap is what domain adaptation does.
     Tokens are split on whitespace (:func:`elmo_lib.text.split_tokens`' rule); an empty or
-    blank sentence gives ``[]``. Introduced in lesson 06 (section 3 writes it out by hand).
+    blank sentence gives ``[]``. Introduced in lesson 06 (section 2); lesson 08 reuses it.
 
     Raises:
         TypeError: ``sentence`` is not a ``str``.
@@ -94,7 +94,7 @@ def output_vocabulary(vocab: text.Vocabulary, unknown_token: str | None = None) 
     Raises:
         ValueError: ``unknown_token`` is not in ``vocab``.
 
-    Introduced in lesson 06 (section 7).
+    Introduced in lesson 08 (section 2).
     """
     if unknown_token is None:
         unknown_token = RARE_WORD_TOKEN if RARE_WORD_TOKEN in vocab else text.UNK_TOKEN
@@ -106,7 +106,7 @@ def output_vocabulary(vocab: text.Vocabulary, unknown_token: str | None = None) 
 def oov_rate(sentences: Sequence[Sequence[str]], vocab: text.Vocabulary) -> float:
     """Fraction of the tokens of ``sentences`` that ``vocab`` does not contain (0.0 for no tokens).
     ValueError: a sentence is a string, not a token list (its characters would count as tokens).
-    Lesson 06 (sections 3 and 7)."""
+    Lessons 06 (section 2) and 08 (section 2)."""
     tokens = [token for sentence in text.check_sentences(sentences, str_tokens=True)
               for token in sentence]
     return float(np.mean([token not in vocab for token in tokens])) if tokens else 0.0
@@ -118,7 +118,7 @@ def perplexity(trainer: BiLMTrainer, vocab: text.Vocabulary, sentences: Sequence
     as ``unknown_token`` (:func:`output_vocabulary`); adds ``"oov_rate"`` to the dict of
     :func:`elmo_lib.train.evaluate_perplexity` (``"forward"``, ``"backward"`` perplexities,
     ``"mean"`` their arithmetic mean, ...). ValueError: a sentence is a string, or ``sentences``
-    gives no window (e.g. empty), as there. Lesson 06, section 7.
+    gives no window (e.g. empty), as there. Lesson 08, section 2.
     """
     sentences = list(sentences)  # read twice: a generator would leave oov_rate nothing
     result = train.evaluate_perplexity(trainer, list(sentences), vocab=output_vocabulary(
@@ -167,7 +167,7 @@ def adapt_bilm(trainer: BiLMTrainer, vocab: text.Vocabulary, sentences: Sequence
             positive number; a sentence is a string; ``sentences`` has no token or too few for
             one ``batch_size x unroll_steps`` batch.
 
-    Introduced in lesson 06 (section 7).
+    Introduced in lesson 08 (section 2).
     """
     if len(vocab) != trainer.config.vocab_size:
         raise ValueError(f"the vocabulary has {len(vocab)} tokens but the trainer's "

@@ -55,9 +55,10 @@ class SeedRuns:
         return float(np.std(self.test, ddof=1)) if len(self.test) > 1 else 0.0
 
     def summary(self) -> dict:
-        """The row as plain numbers: ``mean``, ``sd``, ``seeds`` (test accuracy per seed, in
-        the order of ``seed``), ``dev_mean``, ``best_epoch``, ``seconds``."""
-        return {"mean": self.mean, "sd": self.sd, "seeds": [float(a) for a in self.test],
+        """The row as plain numbers: ``mean``, ``sd`` (``None`` for one seed: no spread to
+        report), ``seeds`` (test accuracy per seed, in the order of ``seed``), ``dev_mean``,
+        ``best_epoch``, ``seconds``."""
+        return {"mean": self.mean, "sd": self.sd if len(self.test) > 1 else None, "seeds": [float(a) for a in self.test],
                 "seed": list(self.seeds), "dev_mean": float(np.mean(self.dev)),
                 "best_epoch": list(self.best_epoch), "seconds": [round(s, 1) for s in self.seconds]}
 

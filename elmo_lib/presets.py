@@ -321,6 +321,10 @@ def load_trainer(name_or_dir: str | os.PathLike, **kwargs):
         raise ValueError(f"preset {os.fspath(name_or_dir)!r} has no softmax: AllenNLP published "
                          "the encoder only; use BiLMEncoder.from_preset or ELMo.from_preset")
     directory = resolve_preset(name_or_dir, **kwargs)
+    if not (directory / SOFTMAX_FILE).is_file():
+        raise ValueError(f"preset {os.fspath(name_or_dir)!r} has no softmax ({directory} holds no "
+                         f"{SOFTMAX_FILE}: an encoder-only preset); use BiLMEncoder.from_preset "
+                         "or ELMo.from_preset")
     config = _read_config(directory)
     encoder = load_encoder(directory)
     trainer = bilm.BiLMTrainer(config)
@@ -339,6 +343,50 @@ def load_trainer(name_or_dir: str | os.PathLike, **kwargs):
     trainer.softmax.kernel.assign(arrays["softmax/W"])
     trainer.softmax.bias.assign(arrays["softmax/b"])
     return trainer, text.Vocabulary.load(directory / "vocab.txt")
+
+
+def has_softmax(name_or_dir: str | os.PathLike, **kwargs) -> bool:
+    """Whether a preset ships its softmax, which perplexity, sampling and domain adaptation need
+    (:func:`load_trainer`): False for the AllenNLP presets and for encoder-only presets
+    (:func:`export_encoder_only`). Lessons 06-08 run on any preset and skip, with one printed
+    line, what needs a softmax. ``kwargs`` go to :func:`resolve_preset` (and its errors)."""
+    name = os.fspath(name_or_dir)
+    if name in ALLENNLP_PRESETS and not pathlib.Path(name).is_dir():
+        return False
+    return (resolve_preset(name_or_dir, **kwargs) / SOFTMAX_FILE).is_file()
+
+
+def export_encoder_only(name_or_dir: str | os.PathLike, destination: str | os.PathLike, *,
+                        name: str | None = None) -> pathlib.Path:
+    """Copy a preset without its softmax: what ELMo needs (the encoder's bilm-tf files, config,
+    vocabulary, card), with a ``preset.json`` listing only those files and their sha256.
+
+    The result loads with ``BiLMEncoder.from_preset(destination)`` and ``ELMo.from_preset``, and
+    :func:`has_softmax` is False for it (so lesson 08 skips domain adaptation). CI runs the
+    lessons on one made from the shipped biLM.
+
+    Raises:
+        FileExistsError: ``destination`` exists. As :func:`resolve_preset` / :func:`verify_preset`
+            for the source.
+    """
+    source = resolve_preset(name_or_dir)
+    manifest = verify_preset(source)
+    destination = pathlib.Path(destination)
+    if destination.exists():
+        raise FileExistsError(f"{destination} exists: choose a new directory for the preset")
+    staging = destination.with_name(f".{destination.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    files = {k: v for k, v in manifest["files"].items() if k != SOFTMAX_FILE}
+    for file in files:
+        shutil.copyfile(source / file, staging / file)
+    manifest = {**manifest, "name": name or f"{manifest.get('name', source.name)}_encoder",
+                "files": files,
+                "parameters": {**(parameters := manifest.get("parameters", {})), "softmax": 0,
+                               "total": parameters.get("encoder")}}
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    staging.rename(destination)
+    return destination
 
 
 # ----------------------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ def train_token_probe(train_cache: LayerCache, train_tags: Sequence[Sequence[int
         >>> model, info = train_token_probe(train_cache, train_tags, dev_cache, dev_tags, 17)
         >>> info["mix_weights"]  # e.g. [0.45, 0.35, 0.20]: the lower layers for syntax
 
-    Introduced for lesson 05 (POS probe); lesson 06 compares its weights with SST-2's.
+    Introduced for lesson 05 (POS probe); lesson 06 learns a mix per task with the same layer.
     """
     def as_data(cache, tags):
         tags = [np.asarray(t, np.int32) for t in tags]

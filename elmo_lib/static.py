@@ -1,7 +1,7 @@
 """Static word vectors from co-occurrence counts: PPMI + truncated SVD (lesson 01's recipe).
 
 Lesson 01 builds these by hand to show what one vector per word cannot do (and checks its
-vectors against :func:`ppmi_svd`); lesson 06 uses them the way the paper's task models use GloVe:
+vectors against :func:`ppmi_svd`); lesson 08 uses them the way the paper's task models use GloVe:
 as the pretrained word vectors of the baseline, to which ELMo is then added (Peters et al. 2018,
 sec. 3.3 and Table 1).
 
@@ -141,7 +141,7 @@ class StaticVectors:
         Raises:
             ValueError: an id that is not an integer >= 2 (0 and 1 are padding and OOV).
 
-        Introduced in lesson 06 (the baseline started from static vectors).
+        Introduced in lesson 08 (section 4: the baseline started from static vectors).
         """
         bad = [(w, i) for w, i in word_index.items()
                if not isinstance(i, (int, np.integer)) or isinstance(i, bool) or i < 2]
@@ -188,7 +188,7 @@ def ppmi_svd(sentences: Sequence[Sequence[str]], *, vocab_size: int = 10_000, wi
         >>> static = ppmi_svd(el.data.load_wikitext2("train"), vocab_size=20_000)
         >>> static["movie"] @ static["film"]  # cosine: 0.83 on all of WikiText-2's training text
 
-    Introduced in lesson 01 (built by hand there); lesson 06 uses it.
+    Introduced in lesson 01 (built by hand there); lesson 08 uses it.
     """
     if not isinstance(vocab_size, int) or vocab_size < 1:
         raise ValueError(f"`vocab_size` must be a positive integer, received vocab_size={vocab_size!r}")

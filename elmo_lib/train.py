@@ -495,9 +495,16 @@ def load_trained(output_dir: str | os.PathLike, *, weights: str = BEST_WEIGHTS,
     return trainer, vocab
 
 
-def _loss_sums(trainer: BiLMTrainer):
-    @tf.function(jit_compile=False, autograph=False)  # no tensor-dependent Python control flow
-    def sums(x, y):
+def _loss_sums(trainer: BiLMTrainer, element_spec=None):
+    # One trace for every batch size (the last batch is smaller): the batch axis is left open when
+    # the dataset's structure is known, so a few evaluations in a row do not retrace.
+    signature = None
+    if element_spec is not None:
+        signature = list(tf.nest.map_structure(
+            lambda s: tf.TensorSpec([None, *s.shape[1:]], s.dtype), element_spec))
+
+    @tf.function(jit_compile=False, autograph=False, input_signature=signature)
+    def sums(x, y):  # no tensor-dependent Python control flow
         hidden = trainer(x, training=False)
         weights = tf.cast(y["mask"], tf.float32)
         out = {"tokens": tf.reduce_sum(weights), "tokens_by_position": tf.reduce_sum(weights, 0)}
@@ -543,7 +550,7 @@ def evaluate_perplexity(trainer: BiLMTrainer, dataset, steps: int | None = None,
             raise ValueError("evaluate_perplexity needs `vocab` when `dataset` is sentences")
         dataset, total = _as_dataset(dataset, vocab, trainer.config, training=False, seed=0)
         steps = steps if steps is not None else total
-    sums = _loss_sums(trainer)
+    sums = _loss_sums(trainer, getattr(dataset, "element_spec", None))
     totals = {"forward": 0.0, "backward": 0.0, "tokens": 0.0}
     positions = {}
     bar = keras.utils.Progbar(steps, unit_name="batch") if verbose else None

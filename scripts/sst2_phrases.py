@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Lesson 06's main comparison trained on GLUE SST-2's phrases instead of its sentences.
+"""Lesson 06's sentiment comparison trained on GLUE SST-2's phrases instead of its sentences
+(lesson 08, section 5, reads its results).
 
     python scripts/sst2_phrases.py            # about 25 minutes on 2 CPU cores
     python scripts/sst2_phrases.py --checks-per-pass 1   # dev once a pass only: about 13 minutes
@@ -15,7 +16,7 @@ test set per run.
 A pass over the phrases is 1,053 batches, and with one dev check a pass half of the runs were
 best at the first check, which is coarse; so dev is checked once and four times a pass, and each
 row keeps the one that is better on dev (mean over seeds).
-Writes ``results/06_sentiment_phrases.json``; lesson 06 (section 12) and the README read it.
+Writes ``results/08_sst2_phrases.json``; lesson 08 (section 5) and the README read it.
 """
 
 from __future__ import annotations
@@ -30,11 +31,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's elmo_lib, also without `pip install -e .`
 
-import numpy as np  # noqa: E402
 
 import elmo_lib as el  # noqa: E402
 
-# lesson 06's task model (chosen there on SST-2 dev)
+# lesson 06's sentiment model (its CLASSIFIER, chosen on SST-2 dev)
 TASK = el.downstream.TaskConfig(
     embedding_dim=100, lstm_units=64, dropout=0.3, elmo_dropout=0.5, layer_norm=True,
     learning_rate=1e-3, batch_size=64, epochs=10, patience=2)
@@ -42,22 +42,10 @@ ROWS = {"baseline": False, "elmo_baseline": True}
 
 
 def train_row(task, data, use_elmo, seeds, vocab_size, steps, label):
-    """One model per seed (dev selects its check, test is read once); mean, sd and per-seed values."""
-    row, model = {"dev": [], "test": [], "best_epoch": [], "seconds": []}, None
-    for seed in seeds:
-        model, info = el.downstream.train_task_model(
-            task, data["train"], data["dev"], use_elmo=use_elmo, seed=seed,
-            vocab_size=vocab_size, steps_per_epoch=steps, model=model)
-        row["dev"].append(info["dev_accuracy"])
-        row["test"].append(el.downstream.accuracy(model, data["test"]))
-        row["best_epoch"].append(info["best_epoch"])
-        row["seconds"].append(round(info["seconds"], 1))
-        print(f"{label}, seed {seed}: dev {info['dev_accuracy']:.1%}, test {row['test'][-1]:.1%} "
-              f"(best check {info['best_epoch']}, {info['seconds']:.0f} s)", flush=True)
-    return {"mean": float(np.mean(row["test"])),
-            "sd": float(np.std(row["test"], ddof=1)) if len(row["test"]) > 1 else None,
-            "seeds": [float(a) for a in row["test"]], "dev_mean": float(np.mean(row["dev"])),
-            "best_epoch": row["best_epoch"], "seconds": row["seconds"]}
+    """One model per seed (dev selects its check, test is read once): the library's seed loop."""
+    row = el.comparison.run_seeds(task, data, use_elmo=use_elmo, seeds=seeds, name=label,
+                                  vocab_size=vocab_size, steps_per_epoch=steps)
+    return row.summary()
 
 
 def main(argv=None) -> int:
@@ -86,7 +74,7 @@ def main(argv=None) -> int:
     directory = None  # results/ (see elmo_lib.results.results_dir)
     if quick and not os.environ.get("ELMO_RESULTS_DIR"):  # never over the committed full run
         directory = tempfile.mkdtemp(prefix="sst2_phrases_quick_")
-    results = el.results.LessonResults("06_sentiment_phrases", directory)
+    results = el.results.LessonResults("08_sst2_phrases", directory)
     results["quick"] = quick  # --quick as well as ELMO_QUICK=1
     splits = {"train": el.data.load_sst2_glue("train"), "dev": el.data.load_sst2("dev"),
               "test": el.data.load_sst2("test")}
@@ -97,7 +85,7 @@ def main(argv=None) -> int:
     print(f"{len(tokens['train']):,} training phrases ({sum(map(len, tokens['train'])):,} tokens); "
           f"dev {len(tokens['dev']):,} and test {len(tokens['test']):,} sentences", flush=True)
 
-    encoder = el.bilm.encoder_from_trainer(el.bilm.BiLMTrainer.from_preset(args.preset))
+    encoder = el.bilm.BiLMEncoder.from_preset(args.preset)
     cache = {}
     for name in splits:
         print(f"caching the biLM's layers of the {name} split", flush=True)
@@ -123,7 +111,8 @@ def main(argv=None) -> int:
     results["n_test"] = len(tokens["test"])
     results["test_accuracy"] = accuracy
     results["gain"] = gain
-    results["relative_error_reduction"] = gain / (1 - accuracy["baseline"]["mean"])
+    results["relative_error_reduction"] = el.comparison.relative_error_reduction(
+        accuracy["baseline"]["mean"], accuracy["elmo_baseline"]["mean"])
     results["task_config"] = dict(vars(task))  # epochs and patience in passes
     results["checks_per_pass"] = chosen  # per row, chosen on dev; best_epoch counts dev checks
     results["by_checks_per_pass"] = {str(k): rows for k, rows in by_checks.items()}

@@ -287,7 +287,7 @@ def test_the_phrase_script_runs_and_writes_its_results(data_dir, tmp_path, monke
     monkeypatch.setenv("ELMO_RESULTS_DIR", str(tmp_path))
     script = _phrase_script()
     assert script.main(["--quick", "--seeds", "0", "--checks-per-pass", "2", "1"]) == 0
-    record = json.loads((tmp_path / "06_sentiment_phrases.json").read_text())
+    record = json.loads((tmp_path / "08_sst2_phrases.json").read_text())
     assert record["n_test"] == 200 and record["n_train_phrases"] == 300  # --quick cuts the sets
     assert record["quick"] is True
     # one and two dev checks a pass (one pass in quick mode); each row keeps its best on dev
@@ -309,11 +309,11 @@ def test_the_phrase_script_runs_and_writes_its_results(data_dir, tmp_path, monke
     monkeypatch.delenv("ELMO_RESULTS_DIR")  # a quick run then writes to a temporary directory
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "system_tmp"))
     (tmp_path / "system_tmp").mkdir()
-    committed = pathlib.Path(__file__).resolve().parents[1] / "results" / "06_sentiment_phrases.json"
+    committed = pathlib.Path(__file__).resolve().parents[1] / "results" / "08_sst2_phrases.json"
     before = committed.read_bytes() if committed.exists() else None
     assert script.main(["--quick", "--seeds", "0"]) == 0
     assert (committed.read_bytes() if committed.exists() else None) == before
-    (written,) = (tmp_path / "system_tmp").glob("sst2_phrases_quick_*/06_sentiment_phrases.json")
+    (written,) = (tmp_path / "system_tmp").glob("sst2_phrases_quick_*/08_sst2_phrases.json")
     assert json.loads(written.read_text())["quick"] is True
     assert record["test_accuracy"]["baseline"]["sd"] is None  # one seed: no spread to report
 

@@ -19,7 +19,7 @@ from elmo_lib.presets import REPOSITORY, REPOSITORY_URL
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
-LAST_LESSON = 7  # the last lesson links back to the README / index instead of a next lesson
+LAST_LESSON = 8  # the last lesson links back to the README / index instead of a next lesson
 
 ABSOLUTE_PATHS = re.compile(r"(/work/|/home/|/root/|/Users/|[A-Za-z]:\\\\Users)")
 TF_LOG = re.compile(r"(^|\n)([IWEF]\d{4} [\d:.]+\s+\d+ [\w.]+:\d+\]|WARNING: All log messages before absl)")

@@ -293,3 +293,25 @@ def test_model_files_under_models_are_not_ignored_by_git():
         assert ignored.returncode == 1, path  # 1 = not ignored
     assert subprocess.run(["git", "-C", str(root), "check-ignore", "-q", "runs/w.h5"]
                           ).returncode == 0
+
+
+def test_encoder_only_preset_loads_without_its_softmax(preset, tmp_path):
+    """export_encoder_only drops softmax.hdf5 (and lists only what it copied, with sha256), gives
+    the same encoder, and is refused where a softmax is needed (lessons 06-08's PRESET path)."""
+    source = preset[0]
+    target = presets.export_encoder_only(source, tmp_path / "encoder_only")
+    manifest = presets.verify_preset(target)  # every listed file present with its sha256
+    assert presets.SOFTMAX_FILE not in manifest["files"]
+    assert not (target / presets.SOFTMAX_FILE).exists() and manifest["parameters"]["softmax"] == 0
+    assert set(manifest["files"]) == set(json.loads((source / "preset.json").read_text())["files"]) - {
+        presets.SOFTMAX_FILE}
+    assert presets.has_softmax(source) and not presets.has_softmax(target)
+    assert not presets.has_softmax("allennlp_small")  # published without a softmax: no download
+    ids = text.char_ids([WORDS[:5]])
+    ours, theirs = (bilm.BiLMEncoder.from_preset(p)(ids) for p in (source, target))
+    for key in ("word_emb", "lstm_outputs1", "lstm_outputs2"):
+        np.testing.assert_array_equal(np.asarray(ours[key]), np.asarray(theirs[key]))
+    with pytest.raises(ValueError, match="has no softmax"):
+        presets.load_trainer(target)
+    with pytest.raises(FileExistsError, match="encoder_only exists"):
+        presets.export_encoder_only(source, target)

@@ -56,7 +56,7 @@ def lessons_table() -> str:
         avx = "AVX-512" if machine.get("avx512") else "no AVX-512"
         notebook = next((ROOT / "notebooks").glob(f"{record['lesson'][:2]}_*.ipynb"), None)
         link = f"notebooks/{notebook.name}" if notebook else "notebooks/"
-        link = record.get("script", link)  # a lesson's companion script (06_sentiment_phrases)
+        link = record.get("script", link)  # a lesson's companion script (08_sst2_phrases)
         rows.append(f"| [{record['lesson']}]({link}) | "
                     f"{record['wall_seconds']:.0f} s | {machine['cpu']}, {machine['cores']} cores, "
                     f"{avx}, {gpu} | {record['date'][:10]} |")
@@ -115,36 +115,43 @@ def downstream_table() -> str:
         parts = [f"{name}: {_pct(value)}" for name, value in ladder.items() if name != "occurrences"]
         rows.append(f"| *record*: music business vs achievement, {ladder['occurrences']} "
                     f"WikiText-2 occurrences (5-fold CV accuracy) | {'; '.join(parts)} |")
-    sst = _load("06_sentiment")
-    if sst is not None:
-        test = sst["test_accuracy"]
-        parts = [f"TF-IDF + LR {_pct(test['tfidf_lr'])}"]
-        for key, name in (("baseline", "baseline"), ("baseline_static", "baseline with static vectors"),
-                          ("elmo_baseline", "ELMo + baseline"),
-                          ("elmo_baseline_adapted", "ELMo (adapted biLM) + baseline")):
-            if key in test:
-                seeds = test[key].get("seeds")  # per-seed accuracies: rows differ in how many
-                parts.append(f"{name} {_mean_sd(test[key])}"
-                             + (f" ({len(seeds)} seeds)" if isinstance(seeds, list) else ""))
-        unit = "phrases" if sst.get("train_on") == "phrases" else "sentences"  # lesson 06's TRAIN_ON
-        level = "trained on GLUE's phrases" if unit == "phrases" else "sentence level"
-        rows.append(f"| SST-2 {level}, test accuracy ({sst['n_test']:,} sentences; "
-                    f"mean ± sd over seeds) | {'; '.join(parts)} |")
-        paired = {key: gain["paired_bootstrap_95"] for key, gain in sst.get("gains", {}).items()
-                  if "paired_bootstrap_95" in gain}
-        if paired:  # lesson 06, section 8: per-sentence differences over the shared seeds
-            parts = [f"{'ELMo (adapted biLM)' if 'adapted' in key else 'ELMo'} + baseline "
-                     f"{100 * b['gain']:+.1f} [{100 * b['low']:+.1f}, {100 * b['high']:+.1f}] "
-                     f"({_seed_list(b['seeds'])})" for key, b in paired.items()]
-            rows.append("| SST-2 test gain over the baseline on the same seeds, 95% paired "
-                        f"bootstrap interval over the test sentences (points) | {'; '.join(parts)} |")
-        for point in sst.get("learning_curve", []):
-            rows.append(f"| SST-2 with {point['n_train']:,} training {unit} (test) | "
-                        f"TF-IDF + LR {_pct(point['tfidf_lr'])}; baseline "
-                        f"{_mean_sd(point['baseline'])}; ELMo + baseline "
-                        f"{_mean_sd(point['elmo_baseline'])} (gain "
-                        f"{100 * (point['elmo_baseline']['mean'] - point['baseline']['mean']):+.1f}) |")
-    phrases = _load("06_sentiment_phrases")  # scripts/sst2_phrases.py
+    payoff = _load("06_payoff")
+    names = {"pos": "POS tagging, UD-EWT UPOS", "sst2": "sentiment, SST-2 sentences"}
+    units = {"pos": "tokens", "sst2": "sentences"}
+    for task, record in (payoff or {}).get("tasks", {}).items():
+        ci = record["paired_bootstrap_95"]
+        rows.append(f"| {names[task]}, {record['n_train']:,} training sentences (lesson 06; test "
+                    f"accuracy over {payoff['n_test'][task]:,} {units[task]}, mean ± sd over "
+                    f"{_seed_list(record['baseline']['seed'])}) | baseline "
+                    f"{_mean_sd(record['baseline'])}; ELMo + baseline "
+                    f"{_mean_sd(record['elmo_baseline'])}; gain {100 * record['gain']:+.1f} points "
+                    f"(relative error reduction {record['relative_error_reduction']:.1%}), paired "
+                    f"95% interval over test sentences [{100 * ci['low']:+.1f}, {100 * ci['high']:+.1f}] |")
+    if payoff:
+        mixes = "; ".join(f"{names[t].split(',')[0]}: "
+                          + " / ".join(f"{w:.2f}" for w in r["mix_weights"]["mean"])
+                          for t, r in payoff["tasks"].items())
+        rows.append(f"| the same, learned softmax(s) of layers 0 / 1 / 2 (mean over seeds) | {mixes} |")
+        ablation = "; ".join(f"{names[t].split(',')[0]}: " + ", ".join(
+            f"{mix} {_pct(r['ablation'][mix])}" for mix in ("baseline", "top", "average", "learned")
+            if mix in r["ablation"]) for t, r in payoff["tasks"].items())
+        seeds = _seed_list(next(iter(payoff["tasks"].values()))["ablation_seeds"])
+        rows.append(f"| the paper's mix ablation (test, {seeds}): top layer only, fixed average, "
+                    f"learned mix | {ablation} |")
+    further = _load("08_going_further")
+    if further:
+        adaptation = further.get("adaptation", {}).get("dev_accuracy", {})
+        if adaptation:
+            parts = [f"{name}: {_pct(value)}" for name, value in adaptation.items()]
+            rows.append("| SST-2 dev, ELMo + baseline with the biLM adapted to movie-review text "
+                        f"(lesson 08, seeds 0, 1) | {'; '.join(parts)} |")
+        for task, curve in further.get("learning_curves", {}).items():
+            parts = [f"{int(n):,}: {_pct(r['baseline'])} → {_pct(r['elmo_baseline'])} "
+                     f"({100 * (r['elmo_baseline'] - r['baseline']):+.1f})" for n, r in curve.items()]
+            rows.append(f"| {names[task].split(',')[0]} learning curve, dev accuracy baseline → "
+                        f"ELMo + baseline by training sentences (lesson 08, seeds 0, 1) | "
+                        f"{'; '.join(parts)} |")
+    phrases = _load("08_sst2_phrases")  # scripts/sst2_phrases.py
     if phrases is not None:
         test = phrases["test_accuracy"]
         checks = phrases.get("checks_per_pass")  # dev checks a pass, chosen on dev per row
