@@ -135,6 +135,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps (compilation)")
     parser.add_argument("--steps", type=int, default=10, help="timed steps")
     parser.add_argument("--gemm-size", type=int, default=2048)
+    parser.add_argument("--dtype-policy", default="float32",
+                        help="Keras dtype policy, e.g. mixed_bfloat16 on a GPU (default: float32)")
     args = parser.parse_args(argv)
     if args.warmup < 1 or args.steps < 1:
         parser.error("--warmup and --steps must be at least 1")
@@ -152,6 +154,7 @@ def main(argv=None) -> dict:
         config = getattr(bilm.BiLMConfig, args.preset)(**{**overrides, "vocab_size": vocab_size})
     else:
         dataset = synthetic_dataset(config)
+    keras.config.set_dtype_policy(args.dtype_policy)
     keras.utils.set_random_seed(0)
     trainer = bilm.BiLMTrainer(config, seed=0)
     trainer.build()  # creates the carried LSTM state of a stateful config outside the step
@@ -182,7 +185,8 @@ def main(argv=None) -> dict:
         "step_seconds": round(seconds / args.steps, 4), "warmup_seconds": round(warmup_seconds, 1),
         "final_loss": round(float(history.history["loss"][-1]), 4),
         "cpu": cpu_model(), "cores": os.cpu_count(), "tensorflow": tf.__version__,
-        "keras": keras.__version__,
+        "keras": keras.__version__, "dtype_policy": args.dtype_policy,
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
     }
     print(json.dumps(result))
     return result
