@@ -24,13 +24,14 @@ if "google.colab" in sys.modules:  # on Colab: install this repo (data downloads
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "git+https://github.com/elmo-keras-lessons/elmo-keras-lessons"], check=True)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: quieter C++ logs
+import elmo_lib as el  # before keras: it loads TensorFlow without the C++ start-up log lines
+
+# isort: split
 
 import time
 
 import keras
 import numpy as np
-
-import elmo_lib as el
 
 keras.utils.set_random_seed(0)
 results = el.results.LessonResults("06_payoff")
@@ -39,7 +40,7 @@ results = el.results.LessonResults("06_payoff")
 # ## Parameters
 # All sizes live in the next cell. The full run uses 2,500 UD-EWT training sentences with all of
 # its dev and test sentences, all of SST-2, and the lessons' shipped biLM (`wikitext2_cpu`,
-# trained for an hour in lesson 04); it takes about 14 minutes on 2 CPU cores (the cell that
+# trained for an hour in lesson 04); it takes about 10 minutes on 2 CPU cores (the cell that
 # saves the results prints the machine and the wall time). `PRESET` takes any biLM preset, for
 # example `"allennlp_small"` from lesson 07: only its encoder is read. Every setting was chosen
 # on dev. `ELMO_QUICK=1` (CI) runs every cell on a few hundred sentences for two epochs: its
@@ -266,10 +267,10 @@ for task, scores in {"SQuAD": (84.7, 85.0, 85.2), "SNLI": (89.1, 89.3, 89.5),
     print(f"paper, {task:15s} top: {scores[0]}   average: {scores[1]}   learned: {scores[2]}")
 
 # %% [markdown]
-# Here the three choices land within about half a point of each other on both tasks, the size
-# of the spread between seeds (the ± column above): with this biLM the gain comes from adding
-# its layers at all, not from how they are weighted. The paper's learned mix won by only
-# 0.2-0.7 points over the top layer too, on tasks with far more training data.
+# On tagging the three choices tie; on sentiment they land within a point of each other, the
+# size of the spread between seeds (the ± column above), on one seed. With this biLM the gain
+# comes from adding its layers at all, not from how they are weighted. The paper's learned mix
+# beat the top layer by only 0.4-0.7 points too, on tasks with far more training data.
 
 # %% [markdown]
 # ## 7. Why the two gains differ
@@ -328,7 +329,7 @@ print(el.results.measured_on(results.lesson))
 #   because a language model learns syntax first.
 # - Each task learns **its own mix** of the layers (tagging the first LSTM layer, sentiment
 #   the token layer); here a learned mix, a fixed average and the top layer alone score within
-#   about half a point of each other.
+#   a point of each other.
 #
 # ## Exercises
 # 1. Set `layer_norm=False` in `task_model`'s `ScalarMix`: how do the gains and $\gamma$ change?
