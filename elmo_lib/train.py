@@ -16,7 +16,6 @@ there; worker ``i`` writes to ``output_dir/workers/<i>``. Introduced in lesson 0
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import pathlib
@@ -27,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from elmo_lib import data, distribute, runs, text
+from elmo_lib import atomic, checkpoint, data, distribute, runs, text
 from elmo_lib.bilm import BiLMConfig, BiLMTrainer
 from elmo_lib.lstm import run_lstmps
 
@@ -37,6 +36,8 @@ HISTORY_FILE = "history.json"
 BEST_WEIGHTS = "best.weights.h5"
 LAST_WEIGHTS = "last.weights.h5"
 BACKUP_DIR = "backup"
+HISTORY_CSV = "history.csv"
+LOCK_FILE = ".lock"  # atomic.PathLock: the pid of the process training here
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -101,12 +102,17 @@ class HistoryJSON(keras.callbacks.Callback):
     """Append one record per epoch to ``history.json``: logs, perplexities, time, tokens/s.
 
     On resume, records of epochs that are being redone are dropped, and ``elapsed_seconds`` carries
-    on from the last record.
+    on from the last record. Both files are rewritten whole and atomically each epoch (a kill keeps
+    the previous version); ``csv_path`` also gets the rows of ``keras.callbacks.CSVLogger``.
+    Place it before the backup callback: a kill between the two then leaves a record that the
+    resumed run redoes, never a finished epoch without its record.
     """
 
-    def __init__(self, path: str | os.PathLike, tokens_per_step: int):
+    def __init__(self, path: str | os.PathLike, tokens_per_step: int,
+                 csv_path: str | os.PathLike | None = None):
         super().__init__()
         self.path = pathlib.Path(path)
+        self.csv_path = pathlib.Path(csv_path) if csv_path is not None else None
         self.tokens_per_step = tokens_per_step
         self.records = read_history(self.path)
         self._first_epoch = True
@@ -138,9 +144,9 @@ class HistoryJSON(keras.callbacks.Callback):
         previous = self.records[-1]["elapsed_seconds"] if self.records else 0.0
         record["elapsed_seconds"] = previous + seconds
         self.records.append(record)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.records, indent=1))
-        tmp.replace(self.path)
+        atomic.write_json(self.path, self.records)
+        if self.csv_path is not None:
+            atomic.write_text(self.csv_path, history_csv(self.records))
 
 
 class StepLogger(keras.callbacks.Callback):
@@ -161,15 +167,33 @@ class StepLogger(keras.callbacks.Callback):
                   f"{rate:.0f} tokens/s", flush=True)
 
 
+_DERIVED = ("steps", "epoch_seconds", "tokens_per_second", "elapsed_seconds")
+
+
+def history_csv(records: list[dict]) -> str:
+    """``history.csv``: ``epoch`` and the sorted ``fit`` log keys, one row per record (the columns
+    of ``keras.callbacks.CSVLogger``; perplexities and timings stay in ``history.json``)."""
+    keys = sorted({k for r in records for k in r
+                   if k != "epoch" and k not in _DERIVED and not k.endswith("perplexity")})
+    rows = [",".join(["epoch", *keys])]
+    rows += [",".join(str(r.get(k, "")) for k in ("epoch", *keys)) for r in records]
+    return "\n".join(rows) + "\n"
+
+
 def read_history(path: str | os.PathLike) -> list[dict]:
-    """The records of a ``history.json`` (empty list if the file does not exist)."""
+    """The records of a ``history.json`` (empty list if the file does not exist).
+
+    Raises:
+        ValueError: the file is damaged (the message names it).
+    """
     path = pathlib.Path(path)
     if not path.exists():
         return []
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from error
+    records = atomic.read_json(path, "history")
+    if not isinstance(records, list) or not all(isinstance(r, dict) and "epoch" in r
+                                                for r in records):
+        raise ValueError(f"{path}: damaged history, not a list of epoch records")
+    return records
 
 
 def make_optimizer(config: BiLMConfig, name: str = "adam", total_steps: int | None = None,
@@ -383,6 +407,21 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
     out = distribute.worker_output_dir(chief_dir) if multi_worker else chief_dir
     runs.check_output_dir(out, config, vocab)  # never overwrite another model
     out.mkdir(parents=True, exist_ok=True)
+    with atomic.PathLock(out, out / LOCK_FILE):  # one trainer per run directory
+        return _train_locked(config, train_data, valid_data, vocab, out, chief_dir, epochs,
+                             steps_per_epoch, validation_steps, strategy, jit_compile, seed,
+                             patience, time_budget_minutes, optimizer, schedule, warmup_steps,
+                             log_every, callbacks, verbose, custom, replicas,
+                             progress_every_seconds)
+
+
+def _train_locked(config, train_data, valid_data, vocab, out, chief_dir, epochs, steps_per_epoch,
+                  validation_steps, strategy, jit_compile, seed, patience, time_budget_minutes,
+                  optimizer, schedule, warmup_steps, log_every, callbacks, verbose, custom,
+                  replicas, progress_every_seconds):
+    """The body of :func:`train_bilm`, run while this process holds the directory's lock."""
+    runs.check_output_dir(out, config, vocab)  # again: another process may have written it
+    atomic.clean_stale(out)
     runs.clear_marker(out)
     keras.utils.set_random_seed(seed)
     _check_steps(steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
@@ -397,7 +436,7 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
         valid_ds, _ = _as_dataset(valid_data, vocab, config, training=False, seed=seed,
                                   drop_remainder=replicas > 1)
 
-    (out / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=1))
+    atomic.write_json(out / CONFIG_FILE, config.to_dict())
     vocab.save(out / VOCAB_FILE)
     history_path = out / HISTORY_FILE
     previous = read_history(history_path) if (out / BACKUP_DIR).exists() else []
@@ -423,17 +462,14 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
                               time_budget_seconds=60.0 * (time_budget_minutes or 0) or None,
                               already_spent_seconds=budget.already_spent_seconds if budget else 0.0)
                 if progress_every_seconds else None)
-    backup = (keras.callbacks.BackupAndRestore(str(out / BACKUP_DIR), double_checkpoint=True,
-                                               delete_checkpoint=False)
-              if not custom else None)
+    # Every file is written atomically, in this order at the end of an epoch: best weights,
+    # history, backup. A kill between two of them leaves an epoch that the resumed run redoes.
+    backup = checkpoint.Backup(out / BACKUP_DIR) if not custom else None
     all_callbacks = [
         *([time_schedule] if time_schedule is not None else []),
+        checkpoint.BestWeights(out / BEST_WEIGHTS, monitor, best_so_far),
+        HistoryJSON(history_path, tokens_per_step, out / HISTORY_CSV),
         *([backup] if backup is not None else []),
-        keras.callbacks.ModelCheckpoint(str(out / BEST_WEIGHTS), monitor=monitor, mode="min",
-                                        save_best_only=True, save_weights_only=True,
-                                        initial_value_threshold=best_so_far),
-        HistoryJSON(history_path, tokens_per_step),
-        keras.callbacks.CSVLogger(str(out / "history.csv"), append=bool(previous)),
         *(c for c in (early, budget) if c is not None),
         *([StepLogger(log_every, tokens_per_step)] if log_every else []),
         *([progress] if progress is not None else []),
@@ -455,14 +491,23 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
         trainer.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
                     validation_data=valid_ds, validation_steps=validation_steps,
                     callbacks=all_callbacks, verbose=verbose, shuffle=False)  # lm_dataset shuffles
-    trainer.save_weights(out / LAST_WEIGHTS)
+    checkpoint.save_weights(trainer, out / LAST_WEIGHTS)
     if (out / BEST_WEIGHTS).exists():
-        trainer.load_weights(out / BEST_WEIGHTS)
+        checkpoint.load_weights(trainer, out / BEST_WEIGHTS)
     records = read_history(history_path)
     stopped_by = ("time_budget" if budget is not None and budget.stopped else
                   "early_stopping" if early is not None and early.stopped_epoch > 0 else "epochs")
     runs.write_marker(out, config, vocab, stopped_by=stopped_by, records=records)
     return trainer, {"epochs": records, "stopped_by": stopped_by}
+
+
+def check_vocab_size(vocab: text.Vocabulary, config: BiLMConfig, path: str | os.PathLike) -> None:
+    """Raise ``ValueError`` naming ``path`` when the vocabulary read from it has not
+    ``config.vocab_size`` tokens (a file cut short, or another model's)."""
+    if len(vocab) != config.vocab_size:
+        raise ValueError(f"{path} has {len(vocab):,} tokens but the config says vocab_size="
+                         f"{config.vocab_size:,}: the file is damaged (cut short?) or belongs to "
+                         "another model")
 
 
 def load_trained(output_dir: str | os.PathLike, *, weights: str = BEST_WEIGHTS,
@@ -471,7 +516,8 @@ def load_trained(output_dir: str | os.PathLike, *, weights: str = BEST_WEIGHTS,
 
     Raises:
         FileNotFoundError: a needed file is missing (the message names it).
-        ValueError: a file exists but cannot be read (the message names it).
+        ValueError: a file exists but cannot be read, is cut short, or does not fit
+            ``config.json`` (the message names it).
     """
     out = pathlib.Path(output_dir)
     paths = {name: out / name for name in (CONFIG_FILE, VOCAB_FILE, weights)}
@@ -481,17 +527,14 @@ def load_trained(output_dir: str | os.PathLike, *, weights: str = BEST_WEIGHTS,
         if not path.exists():
             raise FileNotFoundError(f"{path} not found: is {out} a run directory of train_bilm?")
     try:
-        config = BiLMConfig.from_dict(json.loads(paths[CONFIG_FILE].read_text()))
-    except (ValueError, TypeError) as error:
+        config = BiLMConfig.from_dict(atomic.read_json(paths[CONFIG_FILE], "config"))
+    except (ValueError, TypeError, KeyError) as error:
         raise ValueError(f"{paths[CONFIG_FILE]}: not a valid BiLMConfig ({error})") from error
     vocab = text.Vocabulary.load(paths[VOCAB_FILE])
+    check_vocab_size(vocab, config, paths[VOCAB_FILE])
     trainer = build_trainer(config, jit_compile=jit_compile)
     trainer.optimizer.build(trainer.trainable_variables)  # the file holds the optimizer state too
-    try:
-        trainer.load_weights(paths[weights])
-    except Exception as error:  # h5py raises OSError, Keras ValueError: name the file either way
-        raise ValueError(f"cannot load weights from {paths[weights]}: corrupt or from another "
-                         f"model ({type(error).__name__}: {error})") from error
+    checkpoint.load_weights(trainer, paths[weights])
     return trainer, vocab
 
 

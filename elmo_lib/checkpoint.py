@@ -1,0 +1,170 @@
+"""The training state of a run directory, written so that a kill at any moment loses nothing.
+
+- :func:`save_weights`  ``model.save_weights`` through a temporary file (atomic)
+- :func:`load_weights`  ``model.load_weights`` whose errors name the file
+- :class:`BestWeights`  keep the weights of the best epoch (``ModelCheckpoint(save_best_only=True)``
+  written atomically)
+- :class:`Backup`       ``BackupAndRestore`` written atomically; a resume takes the newest complete
+  state and names the damaged files when there is none
+
+The backup keeps Keras' layout (``backup/latest.weights.h5``, ``training_metadata.json`` and their
+``.bkp`` copies: the previous epoch), so run directories of older versions resume. Each metadata
+file records the sha256 of the weights it belongs to; a resume pairs every readable metadata file
+with the weights file of that sha256 (or, for Keras' own files, the file of the same name) and
+restores the newest pair that loads. Saving renames the current pair to ``.bkp`` and then writes
+the new pair, so at every moment one complete pair is on disk. Introduced in lesson 04.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pathlib
+
+import keras
+
+from elmo_lib import atomic
+from elmo_lib.download import sha256_of
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS = "latest.weights.h5"
+METADATA = "training_metadata.json"
+PREVIOUS = ".bkp"
+
+
+def save_weights(model: keras.Model, path: str | os.PathLike) -> None:
+    """``model.save_weights(path)`` through a temporary file in the same folder (atomic)."""
+    with atomic.writing(path) as tmp:
+        model.save_weights(tmp)
+
+
+def load_weights(model: keras.Model, path: str | os.PathLike) -> None:
+    """``model.load_weights(path)``; a file that cannot be read is a ``ValueError`` naming it.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: the file is damaged (cut short) or holds another model's weights.
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found")
+    try:
+        model.load_weights(path)
+    except Exception as error:  # h5py raises OSError, Keras ValueError: name the file either way
+        raise ValueError(f"cannot load weights from {path}: damaged (cut short?) or from another "
+                         f"model ({type(error).__name__}: {error})") from error
+
+
+class BestWeights(keras.callbacks.Callback):
+    """Save the weights whenever ``monitor`` improves on the best value so far (atomically).
+
+    The same choice as ``keras.callbacks.ModelCheckpoint(save_best_only=True,
+    save_weights_only=True, mode="min", initial_value_threshold=best)``.
+
+    Args:
+        path: the ``.weights.h5`` file.
+        monitor: the log key to minimise (``"val_loss"``).
+        best: the best value of earlier, interrupted runs (None: none yet).
+    """
+
+    def __init__(self, path: str | os.PathLike, monitor: str = "val_loss",
+                 best: float | None = None):
+        super().__init__()
+        self.path, self.monitor = pathlib.Path(path), monitor
+        self.best = float("inf") if best is None else float(best)
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = (logs or {}).get(self.monitor)
+        if current is None:
+            logger.warning("BestWeights: %r is not in the logs (%s)", self.monitor,
+                           sorted(logs or {}))
+            return
+        if float(current) < self.best:
+            self.best = float(current)
+            save_weights(self.model, self.path)
+
+
+class Backup(keras.callbacks.BackupAndRestore):
+    """``keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True,
+    delete_checkpoint=False)`` with atomic writes and a resume that survives damaged files.
+
+    Raises (at the start of ``fit``):
+        ValueError: ``backup_dir`` holds backup files but no complete state; the message names
+            every file and what is wrong with it (delete ``backup_dir`` to start afresh).
+    """
+
+    def __init__(self, backup_dir: str | os.PathLike):
+        super().__init__(str(backup_dir), double_checkpoint=True, delete_checkpoint=False)
+        self.directory = pathlib.Path(backup_dir)
+
+    # -- resume ---------------------------------------------------------------------------------
+    def _candidates(self, problems: list[str]) -> list[tuple[int, pathlib.Path, dict]]:
+        """``(epoch, weights file, metadata)`` of every readable metadata file, newest first."""
+        weights = [self.directory / WEIGHTS, self.directory / (WEIGHTS + PREVIOUS)]
+        shas = {}
+        for path in weights:
+            if path.is_file():
+                shas[path] = sha256_of(path)
+        found = []
+        for name, own in ((METADATA, weights[0]), (METADATA + PREVIOUS, weights[1])):
+            path = self.directory / name
+            if not path.is_file():
+                continue
+            try:
+                metadata = atomic.read_json(path, "backup metadata")
+                epoch = int(metadata["epoch"])
+            except (ValueError, KeyError, TypeError) as error:
+                problems.append(f"{path}: {error}")
+                continue
+            wanted = metadata.get("weights_sha256")
+            match = (next((p for p, sha in shas.items() if sha == wanted), None) if wanted
+                     else own if own in shas else None)
+            if match is None:
+                problems.append(f"{path}: epoch {epoch}, but no weights file with "
+                                + (f"sha256 {wanted}" if wanted else f"the name {own.name}"))
+                continue
+            found.append((epoch, match, metadata))
+        return sorted(found, key=lambda item: -item[0])
+
+    def on_train_begin(self, logs=None):
+        if not self.directory.is_dir():
+            return
+        atomic.clean_stale(self.directory)
+        problems: list[str] = []
+        for epoch, weights, _ in self._candidates(problems):
+            if self.model.optimizer is not None and not self.model.optimizer.built:
+                self.model.optimizer.build(self.model.trainable_variables)
+            try:
+                load_weights(self.model, weights)
+            except ValueError as error:
+                problems.append(str(error))
+                continue
+            self.model._initial_epoch = epoch  # as Keras' BackupAndRestore does
+            self._current_epoch = epoch
+            if problems:
+                logger.warning("resumed from %s (epoch %d); skipped: %s", weights, epoch,
+                               "; ".join(problems))
+            return
+        leftovers = [p for p in self.directory.iterdir() if not p.name.startswith(".")]
+        if leftovers or problems:
+            raise ValueError(f"{self.directory}: no complete backup to resume from ("
+                             + ("; ".join(problems) or
+                                f"files: {sorted(p.name for p in leftovers)}")
+                             + f"); delete {self.directory} to train from the start")
+
+    # -- save -----------------------------------------------------------------------------------
+    def _save_model(self):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        weights, metadata = self.directory / WEIGHTS, self.directory / METADATA
+        with atomic.writing(weights) as tmp:  # the new weights, complete before anything moves
+            self.model.save_weights(tmp)
+            sha = sha256_of(tmp)
+            if weights.exists():
+                os.replace(weights, weights.with_name(WEIGHTS + PREVIOUS))
+            if metadata.exists():
+                os.replace(metadata, metadata.with_name(METADATA + PREVIOUS))
+        atomic.write_text(metadata, json.dumps({"epoch": self._current_epoch,
+                                                "batch": self._last_batch_seen,
+                                                "weights_sha256": sha}))
