@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import pathlib
+import shutil
 
 import keras
 
@@ -122,8 +123,10 @@ class Backup(keras.callbacks.BackupAndRestore):
             match = (next((p for p, sha in shas.items() if sha == wanted), None) if wanted
                      else own if own in shas else None)
             if match is None:
+                present = ", ".join(p.name for p in shas) or "none"
                 problems.append(f"{path}: epoch {epoch}, but no weights file with "
-                                + (f"sha256 {wanted}" if wanted else f"the name {own.name}"))
+                                + (f"sha256 {wanted}" if wanted else f"the name {own.name}")
+                                + f" (weights files: {present}; damaged or cut short)")
                 continue
             found.append((epoch, match, metadata))
         return sorted(found, key=lambda item: -item[0])
@@ -137,7 +140,7 @@ class Backup(keras.callbacks.BackupAndRestore):
             if self.model.optimizer is not None and not self.model.optimizer.built:
                 self.model.optimizer.build(self.model.trainable_variables)
             try:
-                load_weights(self.model, weights)
+                self._load(weights)
             except ValueError as error:
                 problems.append(str(error))
                 continue
@@ -147,12 +150,28 @@ class Backup(keras.callbacks.BackupAndRestore):
                 logger.warning("resumed from %s (epoch %d); skipped: %s", weights, epoch,
                                "; ".join(problems))
             return
-        leftovers = [p for p in self.directory.iterdir() if not p.name.startswith(".")]
-        if leftovers or problems:
+        if problems:  # metadata files exist (they are written last), but no state loads
             raise ValueError(f"{self.directory}: no complete backup to resume from ("
-                             + ("; ".join(problems) or
-                                f"files: {sorted(p.name for p in leftovers)}")
+                             + "; ".join(problems)
                              + f"); delete {self.directory} to train from the start")
+        # No metadata at all: killed before the first backup finished; weights alone are not a
+        # state (the epoch is unknown), so training starts from the beginning.
+
+    def _load(self, weights: pathlib.Path) -> None:
+        """Load a backup weights file; Keras reads only names ending in ``.weights.h5``, so a
+        ``.bkp`` copy is read through a temporary copy of that name."""
+        if weights.name.endswith(".weights.h5"):
+            load_weights(self.model, weights)
+            return
+        copy = atomic.temporary_name(self.directory / "restore.weights.h5")
+        try:
+            shutil.copyfile(weights, copy)
+            try:
+                load_weights(self.model, copy)
+            except ValueError as error:
+                raise ValueError(str(error).replace(str(copy), str(weights))) from error
+        finally:
+            copy.unlink(missing_ok=True)
 
     # -- save -----------------------------------------------------------------------------------
     def _save_model(self):

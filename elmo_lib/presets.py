@@ -234,6 +234,8 @@ def resolve_preset(name_or_dir: str | os.PathLike, *, base_url: str | None = Non
             preset, every directory and URL tried, and what failed.
     """
     path = pathlib.Path(name_or_dir)
+    if path.parent.is_dir():
+        atomic.restore_aside(path)  # an export killed mid-swap left the old preset aside
     if path.is_dir():
         verify_preset(path)
         return path
@@ -258,6 +260,7 @@ def resolve_preset(name_or_dir: str | os.PathLike, *, base_url: str | None = Non
                 raise
             tried.append(f"{models} (not a preset name)")
             continue
+        atomic.restore_aside(candidate)
         if (candidate / MANIFEST).is_file():
             files = entry["files"] if entry else verify_preset(candidate)["files"]
             _check_files(candidate, files, f"preset {name!r}")
