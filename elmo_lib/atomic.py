@@ -148,7 +148,9 @@ def clean_stale(directory: str | os.PathLike, *, suffix: str = "") -> list[pathl
     A temporary is a name of :func:`temporary_name` (``.tmp-<pid>-...``) or of
     ``elmo_lib.download`` (``.download.<pid>....part``), ending with ``suffix``; it is stale when
     its pid is not a running process. Names from older versions (no pid) ending with ``.part``
-    are stale after :data:`STALE_WITHOUT_PID_SECONDS`. Returns what was deleted.
+    are stale after :data:`STALE_WITHOUT_PID_SECONDS`. A directory that a killed
+    :func:`replace_directory` left aside is renamed back when its place is empty, not deleted.
+    Returns what was deleted.
     """
     directory = pathlib.Path(directory)
     removed = []
@@ -170,6 +172,10 @@ def clean_stale(directory: str | os.PathLike, *, suffix: str = "") -> list[pathl
                 continue
             stale = name.endswith(".part") and age > STALE_WITHOUT_PID_SECONDS
         if not stale:
+            continue
+        rest = name.split("-", 3)[-1]
+        if rest.startswith("old-") and entry.is_dir() and not (directory / rest[4:]).exists():
+            os.replace(entry, directory / rest[4:])  # a swap killed halfway: the old one is whole
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
