@@ -23,6 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 WORDS = "the cat sat on a mat . a dog ran to the red door and the cat saw it".split()
 STEPS = 2  # per epoch
+EPOCHS = 2  # of the tiny runs
 
 
 def tiny_run():
