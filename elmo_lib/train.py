@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from elmo_lib import atomic, checkpoint, data, distribute, runs, text
 from elmo_lib.bilm import BiLMConfig, BiLMTrainer
+from elmo_lib.checkpoint import HistoryJSON, history_csv, read_history  # noqa: F401 (API)
 from elmo_lib.lstm import run_lstmps
 
 CONFIG_FILE = "config.json"
@@ -98,57 +99,6 @@ class TimeCosineSchedule(keras.callbacks.Callback):
             logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy())
 
 
-class HistoryJSON(keras.callbacks.Callback):
-    """Append one record per epoch to ``history.json``: logs, perplexities, time, tokens/s.
-
-    On resume, records of epochs that are being redone are dropped, and ``elapsed_seconds`` carries
-    on from the last record. Both files are rewritten whole and atomically each epoch (a kill keeps
-    the previous version); ``csv_path`` also gets the rows of ``keras.callbacks.CSVLogger``.
-    Place it before the backup callback: a kill between the two then leaves a record that the
-    resumed run redoes, never a finished epoch without its record.
-    """
-
-    def __init__(self, path: str | os.PathLike, tokens_per_step: int,
-                 csv_path: str | os.PathLike | None = None):
-        super().__init__()
-        self.path = pathlib.Path(path)
-        self.csv_path = pathlib.Path(csv_path) if csv_path is not None else None
-        self.tokens_per_step = tokens_per_step
-        self.records = read_history(self.path)
-        self._first_epoch = True
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if self._first_epoch:
-            self.records = [r for r in self.records if r["epoch"] < epoch]
-            self._first_epoch = False
-        self.epoch_start = time.monotonic()
-        self.steps = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-
-    def on_epoch_end(self, epoch, logs=None):
-        seconds = time.monotonic() - self.epoch_start
-        record = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
-        for prefix in ("val_", ""):
-            for direction in ("forward", "backward"):
-                key = f"{prefix}{direction}_loss"
-                if prefix and key in record:  # only validation losses are full-softmax
-                    record[f"{prefix}{direction}_perplexity"] = math.exp(min(record[key], 50.0))
-        if "val_forward_perplexity" in record:
-            record["val_perplexity"] = 0.5 * (record["val_forward_perplexity"]
-                                              + record["val_backward_perplexity"])
-        record["steps"] = self.steps
-        record["epoch_seconds"] = seconds
-        record["tokens_per_second"] = self.steps * self.tokens_per_step / max(seconds, 1e-9)
-        previous = self.records[-1]["elapsed_seconds"] if self.records else 0.0
-        record["elapsed_seconds"] = previous + seconds
-        self.records.append(record)
-        atomic.write_json(self.path, self.records)
-        if self.csv_path is not None:
-            atomic.write_text(self.csv_path, history_csv(self.records))
-
-
 class StepLogger(keras.callbacks.Callback):
     """Print ``step, loss, tokens/s`` every ``every`` steps (progress for log files / nohup)."""
 
@@ -165,35 +115,6 @@ class StepLogger(keras.callbacks.Callback):
             rate = self.count * self.tokens_per_step / (time.monotonic() - self.start)
             print(f"epoch {self.epoch + 1} step {batch + 1}: loss {float(logs['loss']):.4f}, "
                   f"{rate:.0f} tokens/s", flush=True)
-
-
-_DERIVED = ("steps", "epoch_seconds", "tokens_per_second", "elapsed_seconds")
-
-
-def history_csv(records: list[dict]) -> str:
-    """``history.csv``: ``epoch`` and the sorted ``fit`` log keys, one row per record (the columns
-    of ``keras.callbacks.CSVLogger``; perplexities and timings stay in ``history.json``)."""
-    keys = sorted({k for r in records for k in r
-                   if k != "epoch" and k not in _DERIVED and not k.endswith("perplexity")})
-    rows = [",".join(["epoch", *keys])]
-    rows += [",".join(str(r.get(k, "")) for k in ("epoch", *keys)) for r in records]
-    return "\n".join(rows) + "\n"
-
-
-def read_history(path: str | os.PathLike) -> list[dict]:
-    """The records of a ``history.json`` (empty list if the file does not exist).
-
-    Raises:
-        ValueError: the file is damaged (the message names it).
-    """
-    path = pathlib.Path(path)
-    if not path.exists():
-        return []
-    records = atomic.read_json(path, "history")
-    if not isinstance(records, list) or not all(isinstance(r, dict) and "epoch" in r
-                                                for r in records):
-        raise ValueError(f"{path}: damaged history, not a list of epoch records")
-    return records
 
 
 def make_optimizer(config: BiLMConfig, name: str = "adam", total_steps: int | None = None,
