@@ -295,6 +295,10 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
     another model's directory is refused with ``ValueError`` (:func:`elmo_lib.runs.check_output_dir`).
     ``run.json`` is deleted when training starts and written when it ends (a finished run; see
     :func:`elmo_lib.runs.load_or_train`).
+    While it trains, ``output_dir/.lock`` holds this process's pid: a second trainer on the same
+    directory gets :class:`elmo_lib.atomic.PathLockedError` (an ``OSError`` naming the directory
+    and the owner's pid). Every file is written atomically and a resume takes the newest complete
+    backup (:mod:`elmo_lib.checkpoint`; docs/what_survives_what.md).
 
     Returns:
         ``(trainer, history)``: the trainer with the best weights loaded and the per-epoch records
