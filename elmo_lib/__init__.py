@@ -12,11 +12,15 @@ only when a lesson reaches for it:
 - ``el.bilm``     ``BiLMConfig`` and the biLM (training model and encoder)
 - ``el.train``    fit with checkpoints / resume / early stopping, full-softmax perplexity
 - ``el.elmo``     the ``ELMo`` layer and ``embed_file``
+- ``el.embed_output`` which files ``embed_file`` may resume or replace (its ``written_by`` mark)
 - ``el.interop``  bilm-tf / AllenNLP weights, TF Hub modules
 - ``el.plotting`` figure helpers
 - ``el.distribute`` strategies, clipping after the all-reduce, ``fit_loop``, mixed precision
 - ``el.corpus``   sharded corpora streamed with tf.data, streaming vocabulary
 - ``el.presets``  pretrained biLMs by name (``from_preset``), export of a run, the repository's URL
+- ``el.preset_export`` ``export_preset``: a run directory -> a shipped preset (swapped in atomically)
+- ``el.atomic``   files written whole or not at all, lock files with the owner's pid
+- ``el.checkpoint`` a run's best weights and backup, written so that a kill loses nothing
 - ``el.model_card`` the ``MODEL_CARD.md`` of a shipped preset
 - ``el.runs``     ``load_or_train``: one marker file decides; progress for long training
 - ``el.results``  each lesson's key numbers as JSON in ``results/``
@@ -43,12 +47,16 @@ _SUBMODULES = (
     "bilm",
     "train",
     "elmo",
+    "embed_output",
     "interop",
     "plotting",
     "cli",
     "distribute",
     "corpus",
     "presets",
+    "preset_export",
+    "atomic",
+    "checkpoint",
     "model_card",
     "runs",
     "results",
