@@ -26,6 +26,9 @@ if "google.colab" in sys.modules:  # on Colab: install this repo (data downloads
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "git+https://github.com/elmo-keras-lessons/elmo-keras-lessons"], check=True)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: quieter C++ logs
+import elmo_lib as el  # before keras: it loads TensorFlow without the C++ start-up log lines
+
+# isort: split
 
 import pathlib
 import tempfile
@@ -33,8 +36,6 @@ import time
 
 import keras
 import numpy as np
-
-import elmo_lib as el
 
 keras.utils.set_random_seed(0)
 results = el.results.LessonResults("04_training_the_bilm")  # key numbers -> results/04_*.json

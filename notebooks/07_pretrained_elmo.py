@@ -28,6 +28,9 @@ if "google.colab" in sys.modules:  # on Colab: install this repo with TF Hub (th
                     "elmo-keras-lessons[hub] @ git+https://github.com/elmo-keras-lessons/elmo-keras-lessons"],
                    check=True)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: quieter C++ logs
+import elmo_lib as el  # before keras: it loads TensorFlow without the C++ start-up log lines
+
+# isort: split
 
 import json
 import pathlib
@@ -41,8 +44,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_hub as hub
-
-import elmo_lib as el
 
 keras.utils.set_random_seed(0)
 results = el.results.LessonResults("07_pretrained_elmo")  # key numbers -> results/07_*.json

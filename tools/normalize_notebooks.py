@@ -30,7 +30,9 @@ CONTINUATION = re.compile(r"^(To enable the following instructions|$)")
 # Control Sequence Introducer codes (colours, bold, cursor moves): ESC [ parameters final-byte.
 ANSI_CODE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 TERMINAL_CONTROL = re.compile(r"\x1b|\x08|\r(?!\n)")
-KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
+# What `ipykernel install --name python3` (make install) registers: a notebook that stores the same
+# display name opens unmodified in JupyterLab.
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
 def clean_stderr(text: str) -> str:
