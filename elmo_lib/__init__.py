@@ -31,9 +31,16 @@ only when a lesson reaches for it:
 - ``el.probe``    a token probe on a trainable scalar mix (POS tags)
 - ``el.adapt``    domain adaptation: continue training a biLM on a task's unlabelled text
 - ``el.static``   static word vectors (PPMI + truncated SVD): lesson 01's recipe, lesson 08's GloVe stand-in
+
+Importing ``elmo_lib`` loads TensorFlow (if nothing has yet) without the C++ log lines it prints
+while its shared libraries load: see :func:`load_tensorflow_quietly`. The lessons import
+``elmo_lib`` before ``keras`` for that reason.
 """
 
+import contextlib
 import importlib
+import os
+import sys
 
 __version__ = "0.1.0"
 
@@ -68,6 +75,48 @@ _SUBMODULES = (
     "static",
     "probe",
 )
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Point file descriptor 2 at ``/dev/null`` for the ``with`` block, then restore it."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def load_tensorflow_quietly() -> None:
+    """Import TensorFlow without the log lines its C++ start-up writes to stderr.
+
+    TensorFlow 2.21 prints absl lines ("WARNING: All log messages before absl::InitializeLog() is
+    called are written to STDERR", "I0000 ... port.cc:153] oneDNN custom operations are on ...")
+    while its shared libraries load, before any setting can act: ``TF_CPP_MIN_LOG_LEVEL`` does not
+    silence them, whether set in the environment or in Python. They go to file descriptor 2, which
+    a Jupyter kernel shows under the cell as a red block. This function sets
+    ``TF_CPP_MIN_LOG_LEVEL=3`` (unless it is set: the C++ messages of later calls) and imports
+    TensorFlow with descriptor 2 pointed at ``/dev/null`` for the import only. An import error still
+    raises as usual. Nothing happens when TensorFlow is already loaded (then import ``elmo_lib``
+    before ``keras``). Do not set ``TF_ENABLE_ONEDNN_OPTS=0`` to quiet the oneDNN line: training
+    was 33-43% slower without oneDNN on this project's CPUs.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        with _native_stderr_silenced():
+            importlib.import_module("tensorflow")
+    except OSError:  # no usable descriptor 2 (an unusual embedding): import as usual
+        importlib.import_module("tensorflow")
+
+
+load_tensorflow_quietly()
 
 
 def __getattr__(name: str):
