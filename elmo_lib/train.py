@@ -16,6 +16,7 @@ there; worker ``i`` writes to ``output_dir/workers/<i>``. Introduced in lesson 0
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -30,6 +31,12 @@ import tensorflow as tf
 from elmo_lib import data, distribute, runs, text
 from elmo_lib.bilm import BiLMConfig, BiLMTrainer
 from elmo_lib.lstm import run_lstmps
+
+# Keras >= 3.7 keeps the previous backup while writing the next one (`double_checkpoint`), so a run
+# killed mid-save still resumes; older Keras has only the single backup.
+_BACKUP_KWARGS = ({"double_checkpoint": True}
+                  if "double_checkpoint" in inspect.signature(keras.callbacks.BackupAndRestore).parameters
+                  else {})
 
 CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.txt"
@@ -423,8 +430,8 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
                               time_budget_seconds=60.0 * (time_budget_minutes or 0) or None,
                               already_spent_seconds=budget.already_spent_seconds if budget else 0.0)
                 if progress_every_seconds else None)
-    backup = (keras.callbacks.BackupAndRestore(str(out / BACKUP_DIR), double_checkpoint=True,
-                                               delete_checkpoint=False)
+    backup = (keras.callbacks.BackupAndRestore(str(out / BACKUP_DIR), delete_checkpoint=False,
+                                               **_BACKUP_KWARGS)
               if not custom else None)
     all_callbacks = [
         *([time_schedule] if time_schedule is not None else []),
