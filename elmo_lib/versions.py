@@ -16,7 +16,7 @@ from importlib import metadata
 # package -> oldest version tested (CI's minimum-versions leg); keep equal to pyproject.toml.
 MINIMUM_VERSIONS = {
     "tensorflow": "2.19.0",
-    "keras": "3.10.0",
+    "keras": "3.12.0",
     "numpy": "1.26.0",
 }
 

@@ -107,7 +107,7 @@ def test_import_elmo_lib_raises_the_error_when_keras_is_too_old():
 
 def test_ci_runs_the_minimum_leg_and_it_fails_on_an_empty_run():
     ci = (ROOT / ".ci" / "run").read_text()
-    assert ci.index("make test\n") < ci.index("make install-min") < ci.index("make test-min")
+    assert ci.index("\nmake test\n") < ci.index("\nmake install-min") < ci.index("\nmake test-min")
     makefile = (ROOT / "Makefile").read_text()
     recipe = makefile.split("\ntest-min:", 1)[1].split("\n\n", 1)[0]
     # pytest exits 5 when it collects nothing: both calls are plain commands, so make fails on it.
