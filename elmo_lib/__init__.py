@@ -31,6 +31,8 @@ only when a lesson reaches for it:
 - ``el.probe``    a token probe on a trainable scalar mix (POS tags)
 - ``el.adapt``    domain adaptation: continue training a biLM on a task's unlabelled text
 - ``el.static``   static word vectors (PPMI + truncated SVD): lesson 01's recipe, lesson 08's GloVe stand-in
+- ``el.versions`` the oldest TensorFlow / Keras / NumPy supported, checked here at import (one clear
+  ``ImportError`` with the upgrade command when an environment is older)
 
 Importing ``elmo_lib`` loads TensorFlow (if nothing has yet) without the C++ log lines it prints
 while its shared libraries load: see :func:`load_tensorflow_quietly`. The lessons import
@@ -41,6 +43,10 @@ import contextlib
 import importlib
 import os
 import sys
+
+from elmo_lib import versions
+
+versions.check_installed()
 
 __version__ = "0.1.0"
 

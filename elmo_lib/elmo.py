@@ -225,6 +225,13 @@ class ELMo(keras.layers.Layer):
         # Strings and the fast char CNN's unique/dynamic shapes are not XLA-compilable.
         self.supports_jit = False
 
+    def __call__(self, inputs, *args, **kwargs):
+        # A NumPy input becomes a tensor of its own dtype here: Keras 3.3 would convert it to the
+        # float compute dtype (ids arrive as float32), later Keras keeps it and casts only floats.
+        if isinstance(inputs, np.ndarray):
+            inputs = self._convert(inputs)
+        return super().__call__(inputs, *args, **kwargs)
+
     @property
     def output_dim(self) -> int:
         p = self.encoder.config.projection_dim
