@@ -51,7 +51,7 @@ results = el.results.LessonResults("05_elmo_representations")  # -> results/05_*
 
 # %% tags=["parameters"]
 QUICK = os.environ.get("ELMO_QUICK") == "1"
-PRESET = "wikitext2_cpu"  # the lessons' biLM (lesson 04)
+PRESET = os.environ.get("ELMO_PRESET", "wikitext2_cpu")  # the lessons' biLM (lesson 04)
 TARGET = "play"  # the many-sense word we follow
 MAX_OCCURRENCES = 40 if QUICK else 500  # sentences with TARGET
 MAX_SENTENCE_LENGTH = 60  # tokens; longer WikiText-2 sentences are skipped
@@ -473,9 +473,10 @@ fig = el.plotting.accuracy_chart(
 
 # %%
 mixes = {"POS tags (UD-EWT, this lesson)": info["mix_weights"]}
-try:
-    mixes["sentiment (SST-2, lesson 06)"] = el.results.load("06_sentiment")["mix_weights"]
-except (FileNotFoundError, KeyError):
+payoff = el.results.find("06_payoff")
+if payoff:
+    mixes["sentiment (SST-2, lesson 06)"] = payoff["tasks"]["sst2"]["mix_weights"]["mean"]
+else:
     print("(lesson 06's results file is not here: run lesson 06 to add its mix)")
 for task, weights in mixes.items():
     print(f"{task:32s}", "  ".join(f"layer {j}: {w:.2f}" for j, w in enumerate(weights)))
@@ -485,7 +486,7 @@ fig = el.plotting.layer_weights(  # the weights are already softmax(s): normaliz
     title="What each task takes from each layer: softmax(s) of a trainable scalar mix")
 
 # %% [markdown]
-# **Reading the mix.** Neither task moves far from the uniform 1/3, but they lean different ways: the POS probe puts its largest weight on layer 1, the lower LSTM layer (0.37), while lesson 06's sentiment model puts its largest on layer 0, the context-free char CNN (0.36), and its smallest on the top layer. Syntax leaning on the first LSTM layer is the paper's observation; for sentiment, this small biLM's contextual layers add little beyond the words themselves (lesson 06 measures how little).
+# **Reading the mix.** Neither task moves far from the uniform 1/3, but they lean different ways: the POS probe puts its largest weight on layer 1, the lower LSTM layer (0.37), while lesson 06's sentiment model puts its largest on layer 0, the context-free char CNN (0.37), and its smallest on the top layer. Syntax leaning on the first LSTM layer is the paper's observation; for sentiment, this small biLM's contextual layers add little beyond the words themselves (lesson 06 measures how little).
 
 # %%
 results.save()
@@ -515,5 +516,5 @@ print(el.results.measured_on(results.lesson))
 # 5. (Open) In section 4, hide more than the direct neighbours (`radius=3`). How fast does each
 #    layer's sense accuracy fall, and what does that say about how far context reaches?
 #
-# **Next:** [06 · ELMo's payoff on sentiment](06_sentiment_scalar_mix.ipynb): ELMo added to a
-# task model on SST-2, the way the paper measures it.
+# **Next:** [06 · ELMo's payoff](06_payoff.ipynb): ELMo added to a task model, the way the paper
+# measures it, on POS tagging and sentiment.

@@ -59,7 +59,7 @@ results = el.results.LessonResults("07_pretrained_elmo")  # key numbers -> resul
 
 # %% tags=["parameters"]
 QUICK = os.environ.get("ELMO_QUICK") == "1"
-PRESET = "wikitext2_cpu"  # our biLM, shipped with the repository (lesson 04)
+PRESET = os.environ.get("ELMO_PRESET", "wikitext2_cpu")  # our biLM, shipped with the repository (lesson 04)
 PUBLISHED = "allennlp_small"  # the published "small" ELMo (13.6M weights), a preset by URL
 HUB_HANDLE = "https://tfhub.dev/google/elmo/3"  # TF1 Hub format
 ALLOW_DOWNLOADS = not QUICK  # CI never downloads
@@ -386,4 +386,6 @@ print(el.results.measured_on(results.lesson))
 #    what would you need to change in `HubELMo` (hint: `tf.stop_gradient`, and variables of
 #    a TF2 SavedModel versus a TF1 module)?
 #
-# That is the end of the course: back to the [lesson list in the README](../README.md).
+# That is the end of the course. **Next**, optional: [08 · Going further](08_going_further.ipynb),
+# lesson 06's side roads (domain adaptation, learning curves, phrases); or back to the
+# [lesson list in the README](../README.md).
