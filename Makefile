@@ -3,10 +3,16 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The minimum-versions venv: pyproject.toml's lower bounds, pinned in requirements-min.txt.
+VENV_MIN ?= .venv-min
+PY_MIN := $(VENV_MIN)/bin/python
+STAMP_MIN := $(VENV_MIN)/.installed
+# The lessons the minimum leg runs (QUICK): characters, the biLM, ELMo representations.
+MIN_LESSONS := notebooks/02_*.ipynb notebooks/03_*.ipynb notebooks/05_*.ipynb
 # The lesson scripts (notebooks/NN_slug.py, jupytext pairs of the notebooks) are linted like code.
 LINT_TARGETS := elmo_lib tests benchmarks tools scripts notebooks/*.py
 
-.PHONY: lab test test-fast lint sync bench install clean
+.PHONY: lab test test-fast test-min lint sync bench install install-min clean
 
 $(STAMP): pyproject.toml requirements-lock.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +39,23 @@ test: $(STAMP)
 	d=$$(mktemp -d) && $(PY) -c "import sys, elmo_lib as el; el.presets.export_encoder_only('wikitext2_cpu', sys.argv[1])" $$d/encoder_only && \
 	  ELMO_PRESET=$$d/encoder_only ELMO_QUICK=1 ELMO_FIGURES_DIR=$$d ELMO_RESULTS_DIR=$$d $(PY) -m pytest -q --nbval-lax notebooks/08_going_further.ipynb
 
+# The same unit tests and three lessons with the oldest versions pyproject.toml allows, installed
+# in a second venv from requirements-min.txt (written by tools/min_requirements.py).
+$(STAMP_MIN): pyproject.toml requirements-min.txt
+	rm -rf $(VENV_MIN)
+	$(PYTHON) -m venv $(VENV_MIN)
+	$(PY_MIN) -m pip install --quiet --upgrade pip
+	$(PY_MIN) -m pip install --quiet -r requirements-min.txt
+	$(PY_MIN) -m pip install --quiet --no-deps -e .
+	$(PY_MIN) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP_MIN)
+
+install-min: $(STAMP_MIN)
+
+test-min: $(STAMP_MIN)
+	$(PY_MIN) -m pytest -q -m "not slow" tests
+	ELMO_QUICK=1 ELMO_FIGURES_DIR=$$(mktemp -d) ELMO_RESULTS_DIR=$$(mktemp -d) $(PY_MIN) -m pytest -q --nbval-lax $(MIN_LESSONS)
+
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" -x tests
 
@@ -49,4 +72,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/embed_throughput.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_MIN) .pytest_cache .ruff_cache

@@ -165,12 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
         layers.add_argument(flag, dest="output_layer", action="store_const", const=mode,
                             help=f"output_layer={mode!r}" + (" (default)" if mode == "all" else ""))
     embed.add_argument("--batch-size", type=_positive_int, default=64)
+    embed.add_argument("--overwrite", action="store_true",
+                       help="replace an OUTPUT (or OUTPUT.partial) that embed did not write")
     embed.set_defaults(output_layer="all")
     return parser
 
 
 def _train(args, parser) -> dict:
-    from elmo_lib import bilm, corpus, data, distribute, text, train  # lazy: TF loads for real work
+    from elmo_lib import atomic, bilm, corpus, data, distribute, text, train  # lazy: TF loads
 
     if args.train_file and args.train_shards:
         parser.error("give --train-file or --train-shards, not both")
@@ -241,7 +243,7 @@ def _train(args, parser) -> dict:
                                                            verbose=args.verbose)
                 summary[f"{split}_stream"] = train.evaluate_stream_perplexity(
                     trainer, sentences, vocab=vocab, verbose=args.verbose)
-        (pathlib.Path(args.output) / "perplexity.json").write_text(json.dumps(summary, indent=1))
+        atomic.write_json(pathlib.Path(args.output) / "perplexity.json", summary)
     return summary
 
 
@@ -277,7 +279,7 @@ def _embed(args) -> dict:
     if not pathlib.Path(args.input).is_file():
         raise FileNotFoundError(f"{args.input}: no such file")
     elmo.embed_file(args.input, args.output, args.model, output_layer=args.output_layer,
-                    batch_size=args.batch_size)
+                    batch_size=args.batch_size, overwrite=args.overwrite)
     return {"input": args.input, "output": args.output, "output_layer": args.output_layer}
 
 

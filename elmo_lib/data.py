@@ -15,15 +15,14 @@ import os
 import pathlib
 import shutil
 import tarfile
-import uuid
 import zipfile
 from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
 
+from elmo_lib import atomic, text
 from elmo_lib import download as download_lib
-from elmo_lib import text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,7 +262,8 @@ def _download(spec: DatasetSpec, relpath: str, root: pathlib.Path) -> pathlib.Pa
     by_url = {url: mirror for mirror in spec.mirrors for url in mirror.urls(relpath)}
     for mirror in spec.mirrors:  # refuse unsafe registry entries before touching the network
         for rel, member in mirror.members.items():
-            _target(root, spec, rel, member)
+            # ... and delete the .part files of killed earlier downloads (their pid is dead)
+            atomic.clean_stale(_target(root, spec, rel, member).parent, suffix=".part")
 
     def use(url: str, downloaded: pathlib.Path) -> pathlib.Path:
         mirror = by_url[url]
@@ -272,7 +272,7 @@ def _download(spec: DatasetSpec, relpath: str, root: pathlib.Path) -> pathlib.Pa
             return directory / relpath
         wanted = {rel: _target(root, spec, rel, member) for rel, member in mirror.members.items()}
         wanted = {rel: path for rel, path in wanted.items() if rel == relpath or not path.exists()}
-        extracted = {rel: path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+        extracted = {rel: path.with_name(atomic.temporary_name(path).name + ".part")
                      for rel, path in wanted.items()}
         try:
             if mirror.sha256 and (actual := _sha256(downloaded)) != mirror.sha256:

@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from elmo_lib import bilm, corpus, text
+from elmo_lib import atomic, bilm, corpus, embed_output, text
 from elmo_lib.layers import ScalarMix, set_trainable
 
 INPUT_TYPES = ("char_ids", "token_ids", "strings")
@@ -224,6 +224,13 @@ class ELMo(keras.layers.Layer):
         self.supports_masking = output_mode != "default"
         # Strings and the fast char CNN's unique/dynamic shapes are not XLA-compilable.
         self.supports_jit = False
+
+    def __call__(self, inputs, *args, **kwargs):
+        # A NumPy input becomes a tensor of its own dtype here: Keras 3.3 would convert it to the
+        # float compute dtype (ids arrive as float32), later Keras keeps it and casts only floats.
+        if isinstance(inputs, np.ndarray):
+            inputs = self._convert(inputs)
+        return super().__call__(inputs, *args, **kwargs)
 
     @property
     def output_dim(self) -> int:
@@ -483,49 +490,10 @@ def _embed_batch(run, sentences: list[list[str]]) -> np.ndarray:
     return run(sentences)
 
 
-def _read_done(log_path: pathlib.Path) -> set[int]:
-    done: set[int] = set()
-    if log_path.exists():
-        for line in log_path.read_text(encoding="utf-8").split("\n"):
-            if line.strip().isdigit():  # a line cut by a kill is dropped
-                done.add(int(line))
-    return done
-
-
-def _open_partial(partial: pathlib.Path, log_path: pathlib.Path, attrs: dict,
-                  expected_shape) -> tuple[h5py.File, set[int]]:
-    """Open the partial file for appending; keep only logged, well-formed datasets. A file from
-    another input/model/layer choice, or one a kill left unreadable, is discarded."""
-    if partial.exists():
-        try:
-            handle = h5py.File(partial, "a")
-        except OSError:
-            handle = None
-        if handle is not None:
-            try:
-                same = all(handle.attrs.get(k) == v for k, v in attrs.items())
-                done = _read_done(log_path) if same else set()
-                done = {i for i in done if str(i) in handle
-                        and handle[str(i)].shape == expected_shape(i)}
-                for key in list(handle.keys()):  # written but not logged: maybe half-written
-                    if key != _SENTENCE_TO_INDEX and (not key.isdigit() or int(key) not in done):
-                        del handle[key]
-                if same:
-                    return handle, done
-            except (OSError, KeyError, ValueError, RuntimeError):
-                pass
-            handle.close()
-        partial.unlink()
-    log_path.unlink(missing_ok=True)
-    handle = h5py.File(partial, "w")
-    handle.attrs.update(attrs)
-    handle.flush()
-    return handle, set()
-
-
 def embed_file(input_path: str | os.PathLike, output_path: str | os.PathLike, model,
                output_layer: str = "all", batch_size: int = 64,
-               max_tokens_per_batch: int = 4096, progress: bool = True) -> str:
+               max_tokens_per_batch: int = 4096, progress: bool = True,
+               overwrite: bool = False) -> str:
     """Embed every sentence of a text file with the biLM and write the vectors to HDF5.
 
     The layout of AllenNLP's ``allennlp elmo`` command, so its readers work unchanged: the input
@@ -546,9 +514,14 @@ def embed_file(input_path: str | os.PathLike, output_path: str | os.PathLike, mo
     Resumable and never corrupt: results go to ``output_path + ".partial"``, flushed after each
     batch, with the finished indices appended to ``output_path + ".partial.done"``; a rerun
     (same input, model and ``output_layer``) skips them. Only when every line is done is the file
-    renamed to ``output_path`` (atomic). A partial file from a different input/model/layer, or
-    one a kill left unreadable, is started over. Rerunning on a finished file with the same input,
-    model and ``output_layer`` returns at once; otherwise it is recomputed.
+    renamed to ``output_path`` (atomic). The files carry the attribute ``written_by =
+    "elmo_lib.embed_file"``: a partial file of embed_file from a different input/model/layer, or
+    one a kill left unreadable, is started over; any other file at ``output_path`` or
+    ``.partial`` (a text file, another HDF5) is never replaced unless ``overwrite=True``.
+    Rerunning on a finished file with the same input, model and ``output_layer`` returns at once;
+    an earlier embed_file output of other input/model/layer is recomputed. While it runs, the
+    lock file ``output_path + ".lock"`` (:class:`elmo_lib.atomic.PathLock`) holds its pid: a
+    second embed_file on the same output fails at once (a killed owner's lock is taken over).
 
     Args:
         input_path: UTF-8 text file, one tokenized sentence per line.
@@ -560,6 +533,7 @@ def embed_file(input_path: str | os.PathLike, output_path: str | os.PathLike, mo
         batch_size: maximum sentences per batch.
         max_tokens_per_batch: maximum ``sentences x longest sentence`` per batch.
         progress: show a tqdm progress bar (sentences).
+        overwrite: replace an ``output_path`` or ``.partial`` file that embed_file did not write.
 
     Returns:
         ``str(output_path)``.
@@ -569,9 +543,11 @@ def embed_file(input_path: str | os.PathLike, output_path: str | os.PathLike, mo
             not UTF-8 (the message names the line), or a ``model`` of the wrong kind (a
             word-level biLM: "embed_file needs a character-input biLM ...", checked first).
         FileNotFoundError: ``input_path`` does not exist.
+        FileExistsError: ``output_path`` or its ``.partial`` file exists and was not written by
+            embed_file (the message names it), and ``overwrite`` is False.
+        elmo_lib.atomic.PathLockedError: another process is writing ``output_path`` (the
+            message names the path and its pid).
     """
-    from tqdm.auto import tqdm
-
     if output_layer not in OUTPUT_LAYERS:
         raise ValueError(f"`output_layer` must be one of {OUTPUT_LAYERS}, received "
                          f"output_layer={output_layer!r}")
@@ -591,7 +567,8 @@ def embed_file(input_path: str | os.PathLike, output_path: str | os.PathLike, mo
     lengths = [len(t) for t in tokens]
 
     n_layers, width = encoder.config.n_layers, 2 * encoder.config.projection_dim
-    attrs = {"output_layer": output_layer, "n_sentences": len(sentences),
+    attrs = {"written_by": embed_output.WRITTEN_BY, "output_layer": output_layer,
+             "n_sentences": len(sentences),
              "input_sha256": hashlib.sha256(raw).hexdigest(),
              "model_sha256": _model_fingerprint(encoder)}
 
@@ -599,18 +576,27 @@ def embed_file(input_path: str | os.PathLike, output_path: str | os.PathLike, mo
         return ((n_layers + 1, lengths[i], width) if output_layer == "all"
                 else (lengths[i], width))
 
-    if output_path.exists():
-        try:
-            with h5py.File(output_path, "r") as handle:
-                if (all(handle.attrs.get(k) == v for k, v in attrs.items())
-                        and _SENTENCE_TO_INDEX in handle
-                        and all(str(i) in handle for i in range(len(sentences)))):
-                    return str(output_path)
-        except OSError:
-            pass
+    if not output_path.parent.is_dir():
+        raise FileNotFoundError(f"{output_path.parent}: the output's folder does not exist")
+    with atomic.PathLock(output_path):  # one writer per output file
+        if embed_output.finished(output_path, attrs, len(sentences), overwrite):
+            return str(output_path)
+        _embed_into(output_path, input_path, attrs, sentences, tokens, lengths, encoder,
+                    expected_shape, batch_size, max_tokens_per_batch, progress, overwrite)
+    return str(output_path)
+
+
+def _embed_into(output_path, input_path, attrs, sentences, tokens, lengths, encoder,
+                expected_shape, batch_size, max_tokens_per_batch, progress, overwrite) -> None:
+    """embed_file's work, done while it holds the output's lock."""
+    from tqdm.auto import tqdm
+
+    n_layers, width = encoder.config.n_layers, 2 * encoder.config.projection_dim
+    output_layer = attrs["output_layer"]
     partial = output_path.with_name(output_path.name + ".partial")
     log_path = output_path.with_name(output_path.name + ".partial.done")
-    handle, done = _open_partial(partial, log_path, attrs, expected_shape)
+    handle, done = embed_output.open_partial(partial, log_path, attrs, expected_shape,
+                                             overwrite)
     todo = [i for i in range(len(sentences)) if i not in done]
     order = sorted(todo, key=lambda i: -lengths[i])  # longest first: memory errors show early
     run = _TokenTable(encoder, [tokens[i] for i in todo])  # the char CNN, once per type
@@ -644,6 +630,7 @@ def embed_file(input_path: str | os.PathLike, output_path: str | os.PathLike, mo
     finally:
         bar.close()
         handle.close()
+    atomic.fsync_file(partial)
     os.replace(partial, output_path)
+    atomic.fsync_directory(output_path.parent)
     log_path.unlink(missing_ok=True)
-    return str(output_path)

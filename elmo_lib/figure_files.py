@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import pathlib
 import sys
+import tempfile
 import textwrap
 
 import matplotlib
@@ -33,13 +34,17 @@ PathLike = str | os.PathLike
 def figures_dir() -> pathlib.Path:
     """The directory figures are saved to (created if missing).
 
-    ``$ELMO_FIGURES_DIR`` if set, else ``<repo>/figures`` for a source checkout (found from the
-    package location, not the working directory), else ``./figures``.
+    ``$ELMO_FIGURES_DIR`` if set, else ``<temp dir>/elmo_quick/figures`` in QUICK mode
+    (``ELMO_QUICK=1``: a QUICK run never overwrites the committed figures), else ``<repo>/figures``
+    for a source checkout (found from the package location, not the working directory), else
+    ``./figures``.
     """
     env = os.environ.get("ELMO_FIGURES_DIR")
     root = pathlib.Path(__file__).resolve().parents[1]
     if env:
         path = pathlib.Path(env)
+    elif os.environ.get("ELMO_QUICK") == "1":  # a QUICK run never overwrites the full run's files
+        path = pathlib.Path(tempfile.gettempdir()) / "elmo_quick" / "figures"
     elif (root / "figures").is_dir() or (root / "pyproject.toml").is_file():
         path = root / "figures"
     else:

@@ -105,12 +105,15 @@ def _read_datasets(handle: h5py.File, config: BiLMConfig, path: str) -> dict[str
 
 
 def _resolve_file(location, what: str) -> str:
-    """A local path, or an http(s) URL fetched into the Keras cache (needs network)."""
+    """A local path, or an http(s) URL fetched into the Keras cache by
+    :func:`elmo_lib.download.cached_url` (keyed by the whole URL; a damaged copy is fetched again)."""
+    from elmo_lib import download
+
     location = os.fspath(location)
     if location.startswith(("http://", "https://")):
         try:
-            return keras.utils.get_file(origin=location, cache_subdir="elmo_lib")
-        except Exception as error:  # re-raised with the context users need
+            return str(download.cached_url(location))
+        except OSError as error:  # re-raised with the context users need
             raise OSError(f"could not download the {what} from {location} ({error}); without "
                           "network access, download it elsewhere and pass the local path") from error
     if not os.path.isfile(location):
@@ -192,7 +195,7 @@ def load_bilm_tf(options_file, weight_file) -> keras.Model:
     Args:
         options_file: path or http(s) URL of ``options.json``, or the options dict itself.
         weight_file: path or http(s) URL of ``weights.hdf5``. URLs are downloaded into the Keras
-            cache (``~/.keras/datasets/elmo_lib``), which needs network access.
+            cache (``~/.keras/datasets/elmo_lib/<url hash>/``), which needs network access.
 
     Returns:
         the functional model of :func:`elmo_lib.bilm.build_encoder` with the file's weights:
@@ -210,11 +213,17 @@ def load_bilm_tf(options_file, weight_file) -> keras.Model:
     if isinstance(options_file, dict):
         options = options_file
     else:
-        with open(_resolve_file(options_file, "options file"), encoding="utf-8") as handle:
-            options = json.load(handle)
+        from elmo_lib.atomic import read_json
+
+        options = read_json(_resolve_file(options_file, "options file"), "options file")
     config = BiLMConfig.from_options(options)
     weight_path = _resolve_file(weight_file, "weight file")
-    with h5py.File(weight_path, "r") as handle:
+    try:
+        handle = h5py.File(weight_path, "r")
+    except OSError as error:
+        raise ValueError(f"{weight_path}: not a readable HDF5 weight file, damaged or cut short "
+                         f"({error})") from error
+    with handle:
         if config.token_input == "words":
             if "embedding" not in handle:
                 raise ValueError(f"{weight_path}: dataset 'embedding' is missing (a word-level "

@@ -503,7 +503,8 @@ class ScalarMix(keras.layers.Layer):
     def _masked_layer_norm(layers, mask):
         # layers [B, L, T, D]; statistics per (batch item, layer) over non-padding values.
         weights = ops.cast(mask, layers.dtype)[:, None, :, None]
-        count = ops.maximum(ops.sum(weights, axis=(2, 3), keepdims=True) * ops.shape(layers)[-1], 1.0)
+        width = ops.cast(ops.shape(layers)[-1], layers.dtype)  # a tensor when unknown (Keras 3.3)
+        count = ops.maximum(ops.sum(weights, axis=(2, 3), keepdims=True) * width, 1.0)
         mean = ops.sum(layers * weights, axis=(2, 3), keepdims=True) / count
         variance = ops.sum(ops.square((layers - mean) * weights), axis=(2, 3), keepdims=True) / count
         return (layers - mean) / ops.sqrt(variance + 1e-12)

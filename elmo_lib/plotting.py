@@ -407,15 +407,18 @@ def accuracy_chart(labels: Sequence[str], means, name: PathLike, *, errors=None,
     fig, ax = plt.subplots(figsize=(max(4.0, 1.0 + 1.4 * len(labels)) + legend_inches, 3.8))
     for g in range(groups):
         x = positions + (g - (groups - 1) / 2) * min(0.25, 0.6 / groups)
-        ax.errorbar(x, means[g], yerr=errors[g], fmt="o", capsize=4, markersize=6,
+        # an error bar stops at the metric's range (no accuracy above 100%)
+        below = np.minimum(errors[g], means[g] - limits[0])
+        above = np.minimum(errors[g], limits[1] - means[g])
+        ax.errorbar(x, means[g], yerr=[below, above], fmt="o", capsize=4, markersize=6,
                     label=None if series is None else series[g])
         left = groups == 2 and g == 0  # two series: labels outside the pair, never overlapping
         for xi, yi in zip(x, means[g]) if value_format else ():
             ax.annotate(value_format.format(yi), (xi, yi), xytext=(-6 if left else 6, 0),
                         textcoords="offset points", va="center", ha="right" if left else "left",
                         fontsize=7)
-    low = float((means - errors).min())
-    high = float((means + errors).max())
+    low = float(np.maximum(means - errors, limits[0]).min())
+    high = float(np.minimum(means + errors, limits[1]).max())
     span = max(high - low, 0.02 * (limits[1] - limits[0]))
     references = {"chance": (chance, "--"), "majority class": (majority, ":")}
     for label, (y, style) in references.items():
@@ -428,7 +431,11 @@ def accuracy_chart(labels: Sequence[str], means, name: PathLike, *, errors=None,
         ax.axhline(y, linestyle=style, color="black", linewidth=1.2,
                    label=f"{label} ({y:.3g}{where})")
     pad = 0.1 * (high - low) if high > low else 0.02 * (limits[1] - limits[0])
-    ax.set_ylim(max(limits[0], low - pad), min(limits[1], high + pad))
+    # the axis stays within the range, except for the pad that keeps a dot at the range's end
+    # (and its label) whole
+    bottom = low - pad if low - pad >= limits[0] or low <= limits[0] + pad / 2 else limits[0]
+    top = high + pad if high + pad <= limits[1] or high >= limits[1] - pad / 2 else limits[1]
+    ax.set_ylim(bottom, top)
     ax.set_xlim(-0.6, len(labels) - 0.4)
     ax.set_xticks(positions, labels=[_wrap_label(label) for label in labels])
     ax.grid(axis="y", alpha=0.3)

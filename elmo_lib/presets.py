@@ -27,8 +27,9 @@ import json
 import os
 import pathlib
 import shutil
-import tempfile
 import urllib.parse
+
+from elmo_lib import atomic
 
 # GitHub "owner/name" of this repository. The one place it is written down: the Colab badge and the
 # Colab install cell of every lesson (checked by tests/test_notebooks.py) and the download of the
@@ -82,11 +83,9 @@ def read_registry(path: str | os.PathLike | dict | None = None) -> dict:
     path = pathlib.Path(path or REGISTRY_FILE)
     if not path.exists():
         return {"presets": {}}
-    try:
-        registry = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from error
-    registry.setdefault("presets", {})
+    registry = atomic.read_json(path, "preset registry")
+    if not isinstance(registry, dict) or not isinstance(registry.setdefault("presets", {}), dict):
+        raise ValueError(f"{path}: damaged preset registry (no 'presets' mapping)")
     return registry
 
 
@@ -132,8 +131,12 @@ def models_dirs() -> list[pathlib.Path]:
 
 def _check_files(directory: pathlib.Path, files: dict, what: str) -> None:
     """Every file listed exists in ``directory`` with its sha256 (ValueError naming the first bad)."""
+    from elmo_lib.download import confined
+
+    if not isinstance(files, dict):
+        raise ValueError(f"{what}: the file list is not a mapping of names to sha256 entries")
     for name, entry in files.items():
-        path = directory / name
+        path = confined(directory, name, f"file of {what}")
         if not path.is_file():
             raise FileNotFoundError(f"{what}: {path} is missing")
         found = sha256_file(path)
@@ -147,50 +150,58 @@ def verify_preset(directory: str | os.PathLike) -> dict:
 
     Raises:
         FileNotFoundError: ``preset.json`` or a file it lists is missing.
-        ValueError: a file's sha256 differs from the manifest's (the message names the file).
+        ValueError: ``preset.json`` is damaged or incomplete, lists a path outside the directory,
+            or a file's sha256 differs from the manifest's (the message names the file).
     """
     directory = pathlib.Path(directory)
     manifest_path = directory / MANIFEST
     if not manifest_path.is_file():
         raise FileNotFoundError(f"{manifest_path} not found: {directory} is not a preset directory "
                                 "(written by elmo_lib.presets.export_preset)")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    from elmo_lib.atomic import read_json
+
+    manifest = read_json(manifest_path, "preset manifest")
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise ValueError(f"{manifest_path}: incomplete preset manifest (no 'files' mapping); "
+                         "export the preset again")
     _check_files(directory, manifest["files"], f"preset {manifest.get('name', directory.name)!r}")
     return manifest
 
 
-def _download(entry: dict, base_url: str, cache_dir) -> pathlib.Path:
-    """Fetch every file of a registry entry into Keras' cache, each checked against its sha256."""
-    import keras
+def _cache_root(cache_dir) -> pathlib.Path:
+    """Keras' cache root, as ``keras.utils.get_file`` picks it (``$KERAS_HOME`` or ``~/.keras``)."""
+    if cache_dir is not None:
+        return pathlib.Path(cache_dir)
+    return pathlib.Path(os.environ.get("KERAS_HOME", "~/.keras")).expanduser()
 
-    subdir = f"{CACHE_SUBDIR}/{entry['directory']}"
-    if cache_dir is not None:  # Keras falls back to /tmp/.keras when it cannot write there
-        pathlib.Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    target = None
+
+def _download(entry: dict, base_url: str, cache_dir, timeout: float) -> pathlib.Path:
+    """Fetch every file of a registry entry into ``<cache>/elmo_lib_presets/<directory>/`` with
+    :func:`elmo_lib.download.download_file` (declared size and sha256 checked while and after
+    streaming, atomic rename); a cached file that checks out is kept, any other is replaced."""
+    from elmo_lib import download
+
+    root = _cache_root(cache_dir) / CACHE_SUBDIR
+    target = download.confined(root, entry["directory"], "registry directory")
     for file, info in entry["files"].items():
+        path = download.confined(target, file, f"registry file of {entry['directory']!r}")
+        if not isinstance(info.get("sha256"), str) or not isinstance(info.get("bytes", 0), int):
+            raise ValueError(f"registry entry {entry['directory']!r}/{file!r}: needs a sha256 "
+                             "string and a byte count")
+        if path.is_file() and path.stat().st_size == info.get("bytes", path.stat().st_size) \
+                and sha256_file(path) == info["sha256"]:
+            continue
         url = f"{base_url.rstrip('/')}/{urllib.parse.quote(entry['directory'])}/{file}"
-        found = None
-        for force in (False, True):  # a cached file that fails the check is downloaded again
-            try:
-                path = keras.utils.get_file(fname=file, origin=url, cache_dir=cache_dir,
-                                            cache_subdir=subdir, force_download=force)
-            except Exception as error:  # urllib/Keras raise several types: name the URL anyway
-                raise OSError(f"{url}: download failed ({type(error).__name__}: {error})"
-                              ) from error
-            found = sha256_file(path)
-            if found == info["sha256"]:
-                break
-        if found != info["sha256"]:
-            os.remove(path)  # never leave a file that failed its check in the cache
-            raise ValueError(f"{url}: sha256 {found} does not match the registry's "
-                             f"{info['sha256']}; the downloaded file was deleted")
-        target = pathlib.Path(path).parent
+        path.parent.mkdir(parents=True, exist_ok=True)
+        download.download_file(url, path, sha256=info["sha256"], size=info.get("bytes"),
+                               timeout=timeout)
     return target
 
 
 def resolve_preset(name_or_dir: str | os.PathLike, *, base_url: str | None = None,
                    cache_dir: str | os.PathLike | None = None,
-                   registry: str | os.PathLike | dict | None = None) -> pathlib.Path:
+                   registry: str | os.PathLike | dict | None = None,
+                   timeout: float | None = None) -> pathlib.Path:
     """The local directory of a shipped preset, found (or downloaded) and verified.
 
     Resolution order:
@@ -200,14 +211,18 @@ def resolve_preset(name_or_dir: str | os.PathLike, *, base_url: str | None = Non
        then the repository's ``models/<dir>`` (present in a clone or editable install).
     3. A registry name not found locally: every file is downloaded from
        ``<base_url>/<dir>/<file>`` (default :data:`MODELS_URL` on raw.githubusercontent.com, or
-       ``$ELMO_PRESETS_URL``) with ``keras.utils.get_file`` into Keras' cache, and its sha256
-       checked against the registry; a file that fails the check is deleted.
+       ``$ELMO_PRESETS_URL``) with :func:`elmo_lib.download.download_file` into Keras' cache
+       (``<cache>/elmo_lib_presets/<dir>/``): a User-Agent, a timeout, the declared size checked
+       while streaming and the sha256 after; only a file that passes is renamed into place.
+       Directory and file names of the registry must stay inside the cache (``../x`` is refused).
 
     Args:
         name_or_dir: a preset name (``list_presets()``) or a preset directory.
         base_url: where ``models/`` is served (tests use a local server).
         cache_dir: Keras' cache root (default ``~/.keras``).
         registry: a registry dict or file (default ``elmo_lib/presets.json``).
+        timeout: seconds to wait for a connection or a read (default
+            ``elmo_lib.download.TIMEOUT_SECONDS``).
 
     Returns:
         the directory holding the preset's files.
@@ -220,6 +235,8 @@ def resolve_preset(name_or_dir: str | os.PathLike, *, base_url: str | None = Non
             preset, every directory and URL tried, and what failed.
     """
     path = pathlib.Path(name_or_dir)
+    if path.parent.is_dir():
+        atomic.restore_aside(path)  # an export killed mid-swap left the old preset aside
     if path.is_dir():
         verify_preset(path)
         return path
@@ -228,6 +245,8 @@ def resolve_preset(name_or_dir: str | os.PathLike, *, base_url: str | None = Non
         raise ValueError(f"preset {name!r} is a published AllenNLP model: it has no preset "
                          "directory (options.json + weights.hdf5 by URL); use "
                          "elmo_lib.presets.load_encoder or BiLMEncoder.from_preset")
+    from elmo_lib import download
+
     registry = read_registry(registry)
     entries = registry["presets"]
     entry = entries.get(name) or next(
@@ -235,7 +254,14 @@ def resolve_preset(name_or_dir: str | os.PathLike, *, base_url: str | None = Non
     directory = entry["directory"] if entry else name
     tried = [f"{path} (not a directory)"]
     for models in models_dirs():
-        candidate = models / directory
+        try:
+            candidate = download.confined(models, directory, f"directory of preset {name!r}")
+        except ValueError:
+            if entry is not None:  # a hostile registry entry
+                raise
+            tried.append(f"{models} (not a preset name)")
+            continue
+        atomic.restore_aside(candidate)
         if (candidate / MANIFEST).is_file():
             files = entry["files"] if entry else verify_preset(candidate)["files"]
             _check_files(candidate, files, f"preset {name!r}")
@@ -248,10 +274,15 @@ def resolve_preset(name_or_dir: str | os.PathLike, *, base_url: str | None = Non
         raise ValueError(f"unknown preset {name!r}; known presets: {known}. Looked in: "
                          + "; ".join(tried))
     base_url = base_url or os.environ.get(PRESETS_URL_ENV) or MODELS_URL
+    from elmo_lib.download import TIMEOUT_SECONDS
+
     try:
-        return _download(entry, base_url, cache_dir)
+        return _download(entry, base_url, cache_dir, timeout or TIMEOUT_SECONDS)
     except (OSError, ValueError) as error:
-        raise type(error)(f"preset {name!r}: not found locally (looked in: {'; '.join(tried)}) "
+        checks = getattr(error, "errors", None)  # a DownloadError: the copies that came were bad
+        kind = ValueError if isinstance(error, ValueError) or (
+            checks and all(isinstance(e, ValueError) for e in checks)) else OSError
+        raise kind(f"preset {name!r}: not found locally (looked in: {'; '.join(tried)}) "
                           f"and the download from {base_url}/{directory}/ failed: {error}"
                           ) from error
 
@@ -260,16 +291,26 @@ def resolve_preset(name_or_dir: str | os.PathLike, *, base_url: str | None = Non
 # Loading
 # ----------------------------------------------------------------------------------------------
 def _read_config(directory: pathlib.Path):
+    from elmo_lib.atomic import read_json
     from elmo_lib.bilm import BiLMConfig
 
-    config = BiLMConfig.from_dict(json.loads((directory / "config.json").read_text()))
-    options = json.loads((directory / "options.json").read_text())
+    try:
+        config = BiLMConfig.from_dict(read_json(directory / "config.json", "config"))
+    except (TypeError, KeyError) as error:
+        raise ValueError(f"{directory / 'config.json'}: not a BiLMConfig ({error})") from error
+    options = read_json(directory / "options.json", "options")
     expected = json.loads(json.dumps(config.to_options()))
     if options != expected:
         diff = sorted(k for k in set(options) | set(expected) if options.get(k) != expected.get(k))
         raise ValueError(f"{directory}: options.json and config.json describe different models "
                          f"(keys that differ: {diff})")
     return config
+
+
+def _check_vocab_size(vocab, config, path: pathlib.Path) -> None:
+    if len(vocab) != config.vocab_size:
+        raise ValueError(f"{path} has {len(vocab):,} tokens but config.json says vocab_size="
+                         f"{config.vocab_size:,}: the file is damaged (cut short?)")
 
 
 def load_encoder(name_or_dir: str | os.PathLike, **kwargs):
@@ -295,14 +336,18 @@ def load_vocabulary(name_or_dir: str | os.PathLike, **kwargs):
     """The :class:`elmo_lib.text.Vocabulary` of a shipped preset (its softmax rows, in id order).
 
     Raises:
-        ValueError: for AllenNLP presets (no vocabulary was published with their weights).
+        ValueError: for AllenNLP presets (no vocabulary was published with their weights), or a
+            ``vocab.txt`` whose length is not ``config.json``'s ``vocab_size`` (names the file).
     """
     from elmo_lib import text
 
     if os.fspath(name_or_dir) in ALLENNLP_PRESETS:
         raise ValueError(f"preset {os.fspath(name_or_dir)!r} has no vocabulary: AllenNLP "
                          "published the encoder only")
-    return text.Vocabulary.load(resolve_preset(name_or_dir, **kwargs) / "vocab.txt")
+    directory = resolve_preset(name_or_dir, **kwargs)
+    vocab = text.Vocabulary.load(directory / "vocab.txt")
+    _check_vocab_size(vocab, _read_config(directory), directory / "vocab.txt")
+    return vocab
 
 
 def load_trainer(name_or_dir: str | os.PathLike, **kwargs):
@@ -332,7 +377,12 @@ def load_trainer(name_or_dir: str | os.PathLike, **kwargs):
     trainer.encoder.set_weights(bilm.encoder_layer(encoder).get_weights())
     expected = {"softmax/W": (config.vocab_size, config.projection_dim),
                 "softmax/b": (config.vocab_size,)}
-    with h5py.File(directory / SOFTMAX_FILE, "r") as handle:
+    try:
+        handle = h5py.File(directory / SOFTMAX_FILE, "r")
+    except OSError as error:
+        raise ValueError(f"{directory / SOFTMAX_FILE}: not a readable HDF5 file, damaged or cut "
+                         f"short ({error})") from error
+    with handle:
         arrays = {}
         for key, shape in expected.items():
             if key not in handle or tuple(handle[key].shape) != shape:
@@ -342,7 +392,9 @@ def load_trainer(name_or_dir: str | os.PathLike, **kwargs):
             arrays[key] = handle[key][...]
     trainer.softmax.kernel.assign(arrays["softmax/W"])
     trainer.softmax.bias.assign(arrays["softmax/b"])
-    return trainer, text.Vocabulary.load(directory / "vocab.txt")
+    vocab = text.Vocabulary.load(directory / "vocab.txt")
+    _check_vocab_size(vocab, config, directory / "vocab.txt")
+    return trainer, vocab
 
 
 def has_softmax(name_or_dir: str | os.PathLike, **kwargs) -> bool:
@@ -390,120 +442,5 @@ def export_encoder_only(name_or_dir: str | os.PathLike, destination: str | os.Pa
 
 
 # ----------------------------------------------------------------------------------------------
-# Export
-# ----------------------------------------------------------------------------------------------
-_COPIED = ("config.json", "history.json", "perplexity.json", "run.json")
-
-
-def _copy_json(source: pathlib.Path, target: pathlib.Path) -> None:
-    """Copy a run's JSON file; absolute paths in its top-level "output" and "command" become their
-    last part (no path of the training machine goes into a committed preset)."""
-    data = json.loads(source.read_text(encoding="utf-8"))
-    for key in ("output", "command"):
-        if isinstance(data, dict) and isinstance(data.get(key), str):
-            data[key] = " ".join(pathlib.Path(word).name if os.path.isabs(word) else word
-                                 for word in data[key].split(" "))
-    target.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-
-
-def _write_softmax(trainer, path: pathlib.Path) -> None:
-    import h5py
-    import numpy as np
-
-    with h5py.File(path, "w") as handle:
-        handle.create_dataset("softmax/W", data=np.asarray(trainer.softmax.kernel, np.float32))
-        handle.create_dataset("softmax/b", data=np.asarray(trainer.softmax.bias, np.float32))
-
-
-def export_preset(run_dir: str | os.PathLike, preset_dir: str | os.PathLike, *, name: str,
-                  description: str = "", weights: str = "best.weights.h5",
-                  dataset: str = "wikitext-2", training_command: str | None = None,
-                  machine: str | None = None, registry: str | os.PathLike | None = REGISTRY_FILE,
-                  overwrite: bool = False, max_megabytes: float = 30.0) -> dict:
-    """Turn a run directory of :func:`elmo_lib.train.train_bilm` into a shipped preset.
-
-    Writes the files listed in this module's docstring into a temporary sibling of ``preset_dir``
-    and renames it into place, so a failed export leaves nothing behind; then adds or replaces the
-    preset's entry in the registry (``registry=None``: leave it alone).
-
-    Args:
-        run_dir: the run directory (``config.json``, ``vocab.txt``, ``best.weights.h5``, ...).
-        preset_dir: the new preset directory, normally ``models/<directory>``.
-        name: the preset name (``BiLMEncoder.from_preset(name)``).
-        description: its one-line description in :func:`list_presets`.
-        weights: the run's weights file to export.
-        dataset: the training data, for the model card (``elmo_lib.model_card.DATASETS``).
-        training_command: the exact training command (default: ``run.json``'s, if recorded).
-        machine: the training machine (default: ``run.json``'s, if recorded).
-        registry: the registry file to update.
-        overwrite: replace an existing ``preset_dir``.
-        max_megabytes: refuse to write a preset bigger than this (it is committed to git).
-
-    Returns:
-        the manifest (``preset.json``) as a dict.
-
-    Raises:
-        FileExistsError: ``preset_dir`` exists and ``overwrite`` is False.
-        FileNotFoundError / ValueError: from :func:`elmo_lib.train.load_trained`, or the preset
-            would be bigger than ``max_megabytes``.
-    """
-    from elmo_lib import interop, model_card, train
-
-    run_dir, preset_dir = pathlib.Path(run_dir), pathlib.Path(preset_dir)
-    if preset_dir.exists() and not overwrite:
-        raise FileExistsError(f"{preset_dir} exists; pass overwrite=True (--overwrite) to replace")
-    trainer, vocab = train.load_trained(run_dir, weights=weights)
-    preset_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = pathlib.Path(tempfile.mkdtemp(dir=preset_dir.parent, prefix=f".{preset_dir.name}."))
-    try:
-        interop.save_bilm_tf(trainer, tmp)
-        _write_softmax(trainer, tmp / SOFTMAX_FILE)
-        vocab.save(tmp / "vocab.txt")
-        for file in _COPIED:
-            if (run_dir / file).is_file():
-                _copy_json(run_dir / file, tmp / file)
-        card = model_card.write_model_card(
-            tmp, trainer=trainer, name=name, description=description, dataset=dataset,
-            training_command=training_command, machine=machine, weights=weights)
-        files = {path.name: {"sha256": sha256_file(path), "bytes": path.stat().st_size}
-                 for path in sorted(tmp.iterdir())}
-        total = sum(entry["bytes"] for entry in files.values())
-        if total > max_megabytes * 1e6:
-            raise ValueError(f"the preset would take {total / 1e6:.1f} MB, more than "
-                             f"max_megabytes={max_megabytes} (files: "
-                             f"{ {k: v['bytes'] for k, v in files.items()} })")
-        manifest = {"name": name, "description": description, "format": 1,
-                    "weights": weights, "config": trainer.config.to_dict(),
-                    "parameters": card["parameters"], "files": files}
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-        for path in tmp.iterdir():  # temporary files are private (0600): these are published
-            path.chmod(0o644)
-        tmp.chmod(0o755)
-        if preset_dir.exists():
-            shutil.rmtree(preset_dir)
-        tmp.rename(preset_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if registry is not None:
-        update_registry(registry, name, preset_dir, description)
-    return manifest
-
-
-def update_registry(registry: str | os.PathLike, name: str, preset_dir: str | os.PathLike,
-                    description: str = "") -> dict:
-    """Add or replace ``name`` in the registry file with the files (and sha256) of ``preset_dir``,
-    including ``preset.json`` itself; returns the entry."""
-    preset_dir = pathlib.Path(preset_dir)
-    manifest = verify_preset(preset_dir)
-    files = dict(manifest["files"])
-    files[MANIFEST] = {"sha256": sha256_file(preset_dir / MANIFEST),
-                       "bytes": (preset_dir / MANIFEST).stat().st_size}
-    entry = {"directory": preset_dir.name, "description": description or manifest["description"],
-             "files": files}
-    path = pathlib.Path(registry)
-    data = read_registry(path) if path.exists() else {"presets": {}}
-    data["presets"][name] = entry
-    data["presets"] = dict(sorted(data["presets"].items()))
-    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    return entry
+# Export (elmo_lib.preset_export; re-exported here, where users look for it)
+from elmo_lib.preset_export import export_preset, update_registry  # noqa: E402,F401

@@ -10,8 +10,10 @@ computes them, and saves at the end::
 The file holds the numbers plus ``lesson``, ``quick`` (whether ``ELMO_QUICK=1``), ``date`` (UTC,
 ISO 8601), ``wall_seconds`` (from the opening to ``save``) and ``machine`` (:func:`machine`).
 
-Where files go: ``$ELMO_RESULTS_DIR`` if set (CI points it at a temporary directory, so QUICK runs
-never overwrite the committed full-run results), else ``<repo>/results`` for a source checkout
+Where files go: ``$ELMO_RESULTS_DIR`` if set (CI points it at a temporary directory), else, in
+QUICK mode (``ELMO_QUICK=1``), ``<temp dir>/elmo_quick/results`` (so a QUICK run, in CI or in
+``ELMO_QUICK=1 make lab``, never overwrites the committed full-run results), else
+``<repo>/results`` for a source checkout
 (found from this package's location, as :func:`elmo_lib.plotting.figures_dir` does), else
 ``./results``. The README's result tables are generated from these files
 (``tools/readme_results.py``; a test fails when they disagree). Introduced in lesson 01.
@@ -24,6 +26,7 @@ import json
 import os
 import pathlib
 import platform
+import tempfile
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -37,6 +40,8 @@ def results_dir() -> pathlib.Path:
     root = pathlib.Path(__file__).resolve().parents[1]
     if env:
         path = pathlib.Path(env)
+    elif os.environ.get("ELMO_QUICK") == "1":  # a QUICK run never overwrites the full run's files
+        path = pathlib.Path(tempfile.gettempdir()) / "elmo_quick" / "results"
     elif (root / "results").is_dir() or (root / "pyproject.toml").is_file():
         path = root / "results"
     else:

@@ -24,7 +24,7 @@ import time
 
 import keras
 
-from elmo_lib import text
+from elmo_lib import atomic, text
 from elmo_lib.bilm import BiLMConfig
 
 MARKER = "run.json"
@@ -82,6 +82,10 @@ def check_output_dir(output_dir: str | os.PathLike, config: BiLMConfig,
         return "new"
     if vocab is not None and (out / VOCAB_FILE).is_file():
         saved = text.Vocabulary.load(out / VOCAB_FILE).tokens
+        if len(saved) != stored.vocab_size:
+            raise ValueError(f"{out / VOCAB_FILE} has {len(saved):,} tokens but the stored config "
+                             f"says vocab_size={stored.vocab_size:,}: the file is damaged (cut "
+                             "short?); delete the directory to retrain")
         if saved != vocab.tokens:
             first = next((i for i, (a, b) in enumerate(zip(saved, vocab.tokens)) if a != b),
                          min(len(saved), len(vocab.tokens)))
@@ -135,17 +139,14 @@ def write_marker(output_dir: str | os.PathLike, config: BiLMConfig, vocab: text.
         "vocab_sha256": _vocab_sha256(vocab),
         "config": config.to_dict(),
     }
-    path = pathlib.Path(output_dir) / MARKER
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(marker, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    atomic.write_json(pathlib.Path(output_dir) / MARKER, marker)
     return marker
 
 
 def read_marker(output_dir: str | os.PathLike) -> dict | None:
-    """The ``run.json`` of a finished run, or None."""
+    """The ``run.json`` of a finished run, or None (``ValueError`` naming a damaged file)."""
     path = pathlib.Path(output_dir) / MARKER
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return atomic.read_json(path, "run marker") if path.is_file() else None
 
 
 def load_or_train(output_dir: str | os.PathLike, config: BiLMConfig, train_data, valid_data=None,

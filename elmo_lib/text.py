@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import pathlib
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
@@ -377,21 +376,14 @@ class Vocabulary:
         return cls(tokens)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the vocabulary file atomically (a temporary file, then ``os.replace``).
+        """Write the vocabulary file atomically (a temporary file, ``fsync``, then ``os.replace``).
 
         Args:
             path: destination; its directory must exist.
         """
-        path = pathlib.Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write("".join(f"{token}\n" for token in self._tokens))
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        from elmo_lib import atomic
+
+        atomic.write_text(path, "".join(f"{token}\n" for token in self._tokens))
 
     @property
     def tokens(self) -> list[str]:

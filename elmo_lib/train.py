@@ -16,7 +16,6 @@ there; worker ``i`` writes to ``output_dir/workers/<i>``. Introduced in lesson 0
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import pathlib
@@ -27,8 +26,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from elmo_lib import data, distribute, runs, text
+from elmo_lib import atomic, checkpoint, data, distribute, runs, text
 from elmo_lib.bilm import BiLMConfig, BiLMTrainer
+from elmo_lib.checkpoint import HistoryJSON, history_csv, read_history  # noqa: F401 (API)
 from elmo_lib.lstm import run_lstmps
 
 CONFIG_FILE = "config.json"
@@ -37,6 +37,8 @@ HISTORY_FILE = "history.json"
 BEST_WEIGHTS = "best.weights.h5"
 LAST_WEIGHTS = "last.weights.h5"
 BACKUP_DIR = "backup"
+HISTORY_CSV = "history.csv"
+LOCK_FILE = ".lock"  # atomic.PathLock: the pid of the process training here
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -97,52 +99,6 @@ class TimeCosineSchedule(keras.callbacks.Callback):
             logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy())
 
 
-class HistoryJSON(keras.callbacks.Callback):
-    """Append one record per epoch to ``history.json``: logs, perplexities, time, tokens/s.
-
-    On resume, records of epochs that are being redone are dropped, and ``elapsed_seconds`` carries
-    on from the last record.
-    """
-
-    def __init__(self, path: str | os.PathLike, tokens_per_step: int):
-        super().__init__()
-        self.path = pathlib.Path(path)
-        self.tokens_per_step = tokens_per_step
-        self.records = read_history(self.path)
-        self._first_epoch = True
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if self._first_epoch:
-            self.records = [r for r in self.records if r["epoch"] < epoch]
-            self._first_epoch = False
-        self.epoch_start = time.monotonic()
-        self.steps = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-
-    def on_epoch_end(self, epoch, logs=None):
-        seconds = time.monotonic() - self.epoch_start
-        record = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
-        for prefix in ("val_", ""):
-            for direction in ("forward", "backward"):
-                key = f"{prefix}{direction}_loss"
-                if prefix and key in record:  # only validation losses are full-softmax
-                    record[f"{prefix}{direction}_perplexity"] = math.exp(min(record[key], 50.0))
-        if "val_forward_perplexity" in record:
-            record["val_perplexity"] = 0.5 * (record["val_forward_perplexity"]
-                                              + record["val_backward_perplexity"])
-        record["steps"] = self.steps
-        record["epoch_seconds"] = seconds
-        record["tokens_per_second"] = self.steps * self.tokens_per_step / max(seconds, 1e-9)
-        previous = self.records[-1]["elapsed_seconds"] if self.records else 0.0
-        record["elapsed_seconds"] = previous + seconds
-        self.records.append(record)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.records, indent=1))
-        tmp.replace(self.path)
-
-
 class StepLogger(keras.callbacks.Callback):
     """Print ``step, loss, tokens/s`` every ``every`` steps (progress for log files / nohup)."""
 
@@ -159,17 +115,6 @@ class StepLogger(keras.callbacks.Callback):
             rate = self.count * self.tokens_per_step / (time.monotonic() - self.start)
             print(f"epoch {self.epoch + 1} step {batch + 1}: loss {float(logs['loss']):.4f}, "
                   f"{rate:.0f} tokens/s", flush=True)
-
-
-def read_history(path: str | os.PathLike) -> list[dict]:
-    """The records of a ``history.json`` (empty list if the file does not exist)."""
-    path = pathlib.Path(path)
-    if not path.exists():
-        return []
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from error
 
 
 def make_optimizer(config: BiLMConfig, name: str = "adam", total_steps: int | None = None,
@@ -350,6 +295,10 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
     another model's directory is refused with ``ValueError`` (:func:`elmo_lib.runs.check_output_dir`).
     ``run.json`` is deleted when training starts and written when it ends (a finished run; see
     :func:`elmo_lib.runs.load_or_train`).
+    While it trains, ``output_dir/.lock`` holds this process's pid: a second trainer on the same
+    directory gets :class:`elmo_lib.atomic.PathLockedError` (an ``OSError`` naming the directory
+    and the owner's pid). Every file is written atomically and a resume takes the newest complete
+    backup (:mod:`elmo_lib.checkpoint`; docs/what_survives_what.md).
 
     Returns:
         ``(trainer, history)``: the trainer with the best weights loaded and the per-epoch records
@@ -383,6 +332,21 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
     out = distribute.worker_output_dir(chief_dir) if multi_worker else chief_dir
     runs.check_output_dir(out, config, vocab)  # never overwrite another model
     out.mkdir(parents=True, exist_ok=True)
+    with atomic.PathLock(out, out / LOCK_FILE):  # one trainer per run directory
+        return _train_locked(config, train_data, valid_data, vocab, out, chief_dir, epochs,
+                             steps_per_epoch, validation_steps, strategy, jit_compile, seed,
+                             patience, time_budget_minutes, optimizer, schedule, warmup_steps,
+                             log_every, callbacks, verbose, custom, replicas,
+                             progress_every_seconds)
+
+
+def _train_locked(config, train_data, valid_data, vocab, out, chief_dir, epochs, steps_per_epoch,
+                  validation_steps, strategy, jit_compile, seed, patience, time_budget_minutes,
+                  optimizer, schedule, warmup_steps, log_every, callbacks, verbose, custom,
+                  replicas, progress_every_seconds):
+    """The body of :func:`train_bilm`, run while this process holds the directory's lock."""
+    runs.check_output_dir(out, config, vocab)  # again: another process may have written it
+    atomic.clean_stale(out)
     runs.clear_marker(out)
     keras.utils.set_random_seed(seed)
     _check_steps(steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
@@ -397,7 +361,7 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
         valid_ds, _ = _as_dataset(valid_data, vocab, config, training=False, seed=seed,
                                   drop_remainder=replicas > 1)
 
-    (out / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=1))
+    atomic.write_json(out / CONFIG_FILE, config.to_dict())
     vocab.save(out / VOCAB_FILE)
     history_path = out / HISTORY_FILE
     previous = read_history(history_path) if (out / BACKUP_DIR).exists() else []
@@ -423,17 +387,14 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
                               time_budget_seconds=60.0 * (time_budget_minutes or 0) or None,
                               already_spent_seconds=budget.already_spent_seconds if budget else 0.0)
                 if progress_every_seconds else None)
-    backup = (keras.callbacks.BackupAndRestore(str(out / BACKUP_DIR), double_checkpoint=True,
-                                               delete_checkpoint=False)
-              if not custom else None)
+    # Every file is written atomically, in this order at the end of an epoch: best weights,
+    # history, backup. A kill between two of them leaves an epoch that the resumed run redoes.
+    backup = checkpoint.Backup(out / BACKUP_DIR) if not custom else None
     all_callbacks = [
         *([time_schedule] if time_schedule is not None else []),
+        checkpoint.BestWeights(out / BEST_WEIGHTS, monitor, best_so_far),
+        HistoryJSON(history_path, tokens_per_step, out / HISTORY_CSV),
         *([backup] if backup is not None else []),
-        keras.callbacks.ModelCheckpoint(str(out / BEST_WEIGHTS), monitor=monitor, mode="min",
-                                        save_best_only=True, save_weights_only=True,
-                                        initial_value_threshold=best_so_far),
-        HistoryJSON(history_path, tokens_per_step),
-        keras.callbacks.CSVLogger(str(out / "history.csv"), append=bool(previous)),
         *(c for c in (early, budget) if c is not None),
         *([StepLogger(log_every, tokens_per_step)] if log_every else []),
         *([progress] if progress is not None else []),
@@ -455,14 +416,23 @@ def train_bilm(config: BiLMConfig, train_data, valid_data=None, *, vocab: text.V
         trainer.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
                     validation_data=valid_ds, validation_steps=validation_steps,
                     callbacks=all_callbacks, verbose=verbose, shuffle=False)  # lm_dataset shuffles
-    trainer.save_weights(out / LAST_WEIGHTS)
+    checkpoint.save_weights(trainer, out / LAST_WEIGHTS)
     if (out / BEST_WEIGHTS).exists():
-        trainer.load_weights(out / BEST_WEIGHTS)
+        checkpoint.load_weights(trainer, out / BEST_WEIGHTS)
     records = read_history(history_path)
     stopped_by = ("time_budget" if budget is not None and budget.stopped else
                   "early_stopping" if early is not None and early.stopped_epoch > 0 else "epochs")
     runs.write_marker(out, config, vocab, stopped_by=stopped_by, records=records)
     return trainer, {"epochs": records, "stopped_by": stopped_by}
+
+
+def check_vocab_size(vocab: text.Vocabulary, config: BiLMConfig, path: str | os.PathLike) -> None:
+    """Raise ``ValueError`` naming ``path`` when the vocabulary read from it has not
+    ``config.vocab_size`` tokens (a file cut short, or another model's)."""
+    if len(vocab) != config.vocab_size:
+        raise ValueError(f"{path} has {len(vocab):,} tokens but the config says vocab_size="
+                         f"{config.vocab_size:,}: the file is damaged (cut short?) or belongs to "
+                         "another model")
 
 
 def load_trained(output_dir: str | os.PathLike, *, weights: str = BEST_WEIGHTS,
@@ -471,7 +441,8 @@ def load_trained(output_dir: str | os.PathLike, *, weights: str = BEST_WEIGHTS,
 
     Raises:
         FileNotFoundError: a needed file is missing (the message names it).
-        ValueError: a file exists but cannot be read (the message names it).
+        ValueError: a file exists but cannot be read, is cut short, or does not fit
+            ``config.json`` (the message names it).
     """
     out = pathlib.Path(output_dir)
     paths = {name: out / name for name in (CONFIG_FILE, VOCAB_FILE, weights)}
@@ -481,17 +452,14 @@ def load_trained(output_dir: str | os.PathLike, *, weights: str = BEST_WEIGHTS,
         if not path.exists():
             raise FileNotFoundError(f"{path} not found: is {out} a run directory of train_bilm?")
     try:
-        config = BiLMConfig.from_dict(json.loads(paths[CONFIG_FILE].read_text()))
-    except (ValueError, TypeError) as error:
+        config = BiLMConfig.from_dict(atomic.read_json(paths[CONFIG_FILE], "config"))
+    except (ValueError, TypeError, KeyError) as error:
         raise ValueError(f"{paths[CONFIG_FILE]}: not a valid BiLMConfig ({error})") from error
     vocab = text.Vocabulary.load(paths[VOCAB_FILE])
+    check_vocab_size(vocab, config, paths[VOCAB_FILE])
     trainer = build_trainer(config, jit_compile=jit_compile)
     trainer.optimizer.build(trainer.trainable_variables)  # the file holds the optimizer state too
-    try:
-        trainer.load_weights(paths[weights])
-    except Exception as error:  # h5py raises OSError, Keras ValueError: name the file either way
-        raise ValueError(f"cannot load weights from {paths[weights]}: corrupt or from another "
-                         f"model ({type(error).__name__}: {error})") from error
+    checkpoint.load_weights(trainer, paths[weights])
     return trainer, vocab
 
 

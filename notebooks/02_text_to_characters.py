@@ -24,14 +24,15 @@ if "google.colab" in sys.modules:  # on Colab: install this repo (data downloads
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "git+https://github.com/elmo-keras-lessons/elmo-keras-lessons"], check=True)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: quieter C++ logs
+import elmo_lib as el  # before keras: it loads TensorFlow without the C++ start-up log lines
+
+# isort: split
 
 import tempfile
 from collections import Counter
 
 import keras
 import numpy as np
-
-import elmo_lib as el
 
 keras.utils.set_random_seed(0)
 results = el.results.LessonResults("02_text_to_characters")  # the numbers quoted below, saved at the end
@@ -64,11 +65,9 @@ token_counts = {name: el.data.count_lm_tokens(split)
                 for name, split in [("train", train), ("valid", valid), ("test", test)]}
 print(f"train: {len(train):,} lines; tokens, one end-of-line per line included: "
       + ", ".join(f"{name} {count:,}" for name, count in token_counts.items()))
+print("published for train (Merity et al., 2016): 2,088,628 tokens")
 print(train[1][:20])
 results["lm_tokens"] = token_counts
-
-# %%
-assert token_counts["train"] == 2_088_628  # the published count (Merity et al., 2016)
 
 # %% [markdown]
 # ## 2. The vocabulary file
@@ -258,11 +257,12 @@ for t in range(UNROLL_STEPS):
 token_ids = inputs["token_ids"].numpy()
 next_ids = targets["next_token_ids"].numpy()
 previous_ids = targets["previous_token_ids"].numpy()
-assert (next_ids[:, :-1] == token_ids[:, 1:]).all()  # next target = the following input
-assert (previous_ids[:, 1:] == token_ids[:, :-1]).all()  # previous target = the preceding input
 chars = inputs["char_ids"].numpy()  # char ids spell the real token, <unk> included
-assert all((chars[0, t] == el.text.token_char_ids(window["input"][t])).all()
-           for t in range(UNROLL_STEPS) if window["input"][t] != "<UNK>")
+print("next target = the following input:", (next_ids[:, :-1] == token_ids[:, 1:]).all())
+print("previous target = the preceding input:", (previous_ids[:, 1:] == token_ids[:, :-1]).all())
+print("char ids spell each known input token:", all(
+    (chars[0, t] == el.text.token_char_ids(window["input"][t])).all()
+    for t in range(UNROLL_STEPS) if window["input"][t] != "<UNK>"))
 
 # %%
 results.save()

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 04 · Training the biLM
 #
-# Train the character-level biLM on WikiText-2 with a sampled softmax, then measure it honestly with the full softmax: perplexity of both directions, and samples.
+# Train a character-level biLM on WikiText-2 with Keras' `fit` and watch its loss fall, then measure the biLM the repository trained for an hour honestly, with the full softmax: perplexity of both directions, and samples.
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/elmo-keras-lessons/elmo-keras-lessons/blob/main/notebooks/04_training_the_bilm.ipynb)
 #
@@ -9,9 +9,10 @@
 
 # %% [markdown]
 # ## What you will learn
-# - **Load** the lessons' trained biLM by name (`from_preset`), and see what it is made of.
-# - **Train** your own with `el.train.train_bilm` (sampled softmax, checkpoints, resume, a time
-#   budget, progress every minute), when you ask for it.
+# - **Train** a biLM for a few minutes with Keras' own `compile` and `fit`: Adam, a learning rate
+#   that follows a cosine over the time budget, and the sampled-softmax loss of lesson 03.
+# - **Load** the lessons' biLM, trained for an hour, by name (`from_preset`), and compare it with
+#   yours on the same text.
 # - **Read** the loss curves, and **measure** on one batch why `exp(sampled loss)` is not a
 #   perplexity.
 # - **Measure** the full-softmax perplexity of the forward and backward LMs on valid and test.
@@ -26,37 +27,36 @@ if "google.colab" in sys.modules:  # on Colab: install this repo (data downloads
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "git+https://github.com/elmo-keras-lessons/elmo-keras-lessons"], check=True)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: quieter C++ logs
+import elmo_lib as el  # before keras: it loads TensorFlow without the C++ start-up log lines
 
-import pathlib
-import tempfile
+# isort: split
+
 import time
 
 import keras
 import numpy as np
-
-import elmo_lib as el
 
 keras.utils.set_random_seed(0)
 results = el.results.LessonResults("04_training_the_bilm")  # key numbers -> results/04_*.json
 
 # %% [markdown]
 # ## Parameters
-# All sizes live in the next cell. Training the `cpu` preset on WikiText-2 takes an hour on a
-# 2-core CPU, so this lesson **loads** the biLM that the repository ships (`models/wikitext2-cpu`,
-# trained by `scripts/train_wikitext2.sh`) and trains your own only if you set `TRAIN_MINUTES`.
+# All sizes live in the next cell. Section 2 trains the `cpu` preset for `TRAIN_MINUTES` (3.5)
+# in front of you; the numbers that need the full hour come from the biLM the repository ships
+# (`models/wikitext2-cpu`). The whole lesson takes about 13 minutes on a 2-core CPU that has its
+# cores to itself; the run stored here shared them with other jobs and took longer (its time and
+# machine are printed at the end and kept in `results/04_training_the_bilm.json`).
 # `ELMO_QUICK=1` (what CI sets) trains a `tiny` biLM for a few seconds and scores a few
-# batches: its numbers mean nothing, it checks that every cell runs. The full run's time and
-# machine are printed at the end of the lesson (and kept in `results/04_training_the_bilm.json`).
+# batches: its numbers mean nothing, it checks that every cell runs.
 
 # %% tags=["parameters"]
 QUICK = os.environ.get("ELMO_QUICK") == "1"
 PRESET = "wikitext2_cpu"  # the lessons' biLM, shipped in models/wikitext2-cpu
-TRAIN_MINUTES = 0.2 if QUICK else 0  # > 0: also train your own biLM for this long (section 3)
-OWN_RUN_DIR = None if QUICK else "runs/my_bilm"  # your biLM's run directory (None: temporary)
-OWN_CONFIG = el.bilm.BiLMConfig.tiny if QUICK else el.bilm.BiLMConfig.cpu
-OWN_TRAIN_LINES = 400 if QUICK else None  # WikiText-2 train lines (None = all 36,718)
-OWN_STEPS_PER_EPOCH = 10 if QUICK else 900  # 900 steps: about one pass over train
-PROGRESS_SECONDS = 5 if QUICK else 60  # print training progress this often
+TRAIN_CONFIG = el.bilm.BiLMConfig.tiny if QUICK else el.bilm.BiLMConfig.cpu  # your biLM's sizes
+TRAIN_MINUTES = 0.2 if QUICK else 3.5  # how long section 2 trains
+STEPS_PER_LINE = 5 if QUICK else 25  # training steps per progress line (one Keras "epoch")
+WARMUP_STEPS = 2 if QUICK else 50  # the learning rate rises linearly over the first steps
+COMPARE_STEPS = 2 if QUICK else 30  # valid batches where yours meets the shipped biLM
 EVAL_STEPS = 3 if QUICK else None  # full-softmax batches per split (None = all)
 STREAM_LINES = 20 if QUICK else None  # lines per split for the stream protocol (Going further)
 DRAWS = 5 if QUICK else 10  # candidate draws averaged for the sampled loss
@@ -70,23 +70,87 @@ SAMPLE_TOKENS, N_SAMPLES = (8, 2) if QUICK else (25, 3)
 # previous-token (backward) target at every position.
 
 # %%
-ROOT = pathlib.Path.cwd().parent if pathlib.Path.cwd().name == "notebooks" else pathlib.Path.cwd()
 splits = {name: el.data.load_wikitext2(name) for name in ("train", "valid", "test")}
 for name, lines in splits.items():
     print(f"{name:5s}: {len(lines):6,d} lines, {el.data.count_lm_tokens(lines):9,d} tokens")
 
 # %% [markdown]
-# ## 2. The lessons' biLM, by name
+# ## 2. Training a biLM, here and now
+# The model is lesson 03's `BiLMTrainer`: the char CNN, the two LSTM stacks and the shared
+# softmax, with the sampled-softmax loss of both directions built in, so Keras' own `compile`
+# and `fit` train it. Its sizes come from the `cpu` preset, the one the shipped biLM was trained
+# with; it predicts the shipped biLM's 33,280 words, so the two compare on the same tokens.
+
+# %%
+vocab = el.presets.load_vocabulary(PRESET)  # the words the shipped biLM's softmax predicts
+config = TRAIN_CONFIG(vocab_size=len(vocab))
+model = el.bilm.BiLMTrainer(config, seed=0)
+model.build()
+print(f"LSTM {config.lstm_dim} (projection {config.projection_dim}) x {config.n_layers} layers, "
+      f"{len(vocab):,} words, {el.bilm.count_parameters(config, include_softmax=True):,} weights")
+print(f"a batch: {config.batch_size} windows of {config.unroll_steps} tokens; "
+      f"{config.num_sampled} sampled candidates; Adam at {config.learning_rate:g}")
+
+# %% [markdown]
+# The recipe, Adam at 8e-3 with a cosine decay over the time budget, was chosen by measurement
+# (README, "How the recipe was chosen"): in 20-minute runs of this model, validation perplexity
+# was 252 at a learning rate of 2e-3, 207 at 4e-3 and 182 at 8e-3, and 1.6e-2 stayed behind 8e-3.
+# A budget in minutes suits a 2-core CPU whose speed you do not know in advance: the learning
+# rate falls from 8e-3 to 2% of it as the minutes run out (`el.train.TimeCosineSchedule`), so
+# the run ends on small steps whatever the machine. `el.train.make_optimizer` is Keras' Adam
+# with the gradient clipped by its global norm (its docstring says why it merges the repeated
+# rows of a sparse gradient first). The data are lesson 02's LM batches, shuffled and endless:
+
+# %%
+model.compile(optimizer=el.train.make_optimizer(config), jit_compile=False)
+train_data = el.data.lm_dataset(splits["train"], vocab, config.batch_size, config.unroll_steps,
+                                repeat=True)  # shuffled windows, forever
+x, y = next(iter(train_data))
+print("inputs :", {key: tuple(value.shape) for key, value in x.items()})
+print("targets:", {key: tuple(value.shape) for key, value in y.items()})
+
+# %% [markdown]
+# Now `fit`. An "epoch" here is just one progress line of `STEPS_PER_LINE` steps; the time
+# budget (`el.train.TimeBudget`), not the epoch count, ends the run. The loss is the
+# sampled-softmax cross-entropy averaged over the two directions, in nats per token.
+
+# %%
+callbacks = [el.train.TimeCosineSchedule(config.learning_rate, TRAIN_MINUTES,
+                                         warmup_steps=WARMUP_STEPS),
+             el.train.TimeBudget(TRAIN_MINUTES)]
+start = time.monotonic()
+fit = model.fit(train_data, epochs=1_000, steps_per_epoch=STEPS_PER_LINE, callbacks=callbacks,
+                shuffle=False)  # the dataset shuffles its windows itself
+train_seconds = time.monotonic() - start
+
+# %%
+losses = fit.history["loss"]
+steps_done = int(model.optimizer.iterations.numpy())
+own = {"minutes": train_seconds / 60, "steps": steps_done,
+       "tokens": steps_done * config.batch_size * config.unroll_steps,
+       "first_line_loss": losses[0], "last_line_loss": losses[-1]}
+print(f"{own['steps']:,} steps, {own['tokens'] / 1e6:.2f}M tokens in {own['minutes']:.1f} minutes; "
+      f"loss {losses[0]:.2f} (first line) -> {losses[-1]:.2f} (last line)")
+results["own_training"] = own
+
+# %% [markdown]
+# The loss fell from 9.68 to 7.35 nats per token in 3.5 minutes (123 steps in the stored run,
+# whose two cores were shared with other jobs; a 2-core CPU to itself makes several times as
+# many). The learning rate, printed on each line, rose over the warm-up and then fell with the
+# cosine as the minutes ran out. This loss is the sampled one, so it is no perplexity (section
+# 5); the next section measures yours properly.
+
+# %% [markdown]
+# ## 3. What the hour buys: the lessons' biLM, by name
 # The repository ships one trained biLM, the `cpu` preset of lesson 03 trained for an hour on
 # WikiText-2's training split. Following KerasHub, it is loaded by name:
 # `el.bilm.BiLMTrainer.from_preset` finds `models/wikitext2-cpu` in a clone of the repository
 # (or downloads it from GitHub, checking every file's sha256, when `elmo_lib` was installed
 # without the repository) and returns the encoder with the shared softmax, ready to score and
-# sample text. `el.presets.load_vocabulary` gives the softmax's words.
+# sample text (section 2 loaded its words with `el.presets.load_vocabulary`).
 
 # %%
 trainer = el.bilm.BiLMTrainer.from_preset(PRESET)
-vocab = el.presets.load_vocabulary(PRESET)
 config = trainer.config
 preset_dir = el.presets.resolve_preset(PRESET)
 for path in sorted(preset_dir.iterdir()):
@@ -115,53 +179,28 @@ print(f"trained: {trained['steps']:,} steps, {trained['tokens'] / 1e6:.1f}M toke
 results["training"] = trained
 
 # %% [markdown]
-# ## 3. Training your own
-# `el.train.train_bilm(config, train, valid, vocab=..., output_dir=...)` compiles a
-# `BiLMTrainer` (lesson 03) with Adam and global-norm clipping, and fits it on endless,
-# shuffled `tf.data` batches. Its loss is the **sampled** softmax cross-entropy, averaged over
-# the two directions (lesson 03, eq. 3). After every epoch it validates with the **full**
-# softmax, and it keeps everything in the run directory:
-#
-# | file | what |
-# |---|---|
-# | `config.json`, `vocab.txt` | the `BiLMConfig` and the output vocabulary (bilm-tf format) |
-# | `best.weights.h5`, `last.weights.h5` | weights with the lowest `val_loss`, and at the end |
-# | `history.json`, `history.csv` | one record per epoch: losses, time, tokens/s |
-# | `backup/` | `BackupAndRestore` state: run the same call again and a killed run resumes |
-# | `run.json` | written only when the run finished: what `el.runs.load_or_train` looks for |
-#
-# A time budget stops training cleanly (the epoch ends, checkpoints are written), early
-# stopping ends it when `val_loss` stops improving, and a progress line comes every minute.
-# The shipped biLM came from the command line, in the background (`scripts/train_wikitext2.sh`):
-#
-# ```bash
-# elmo-lib train --dataset wikitext-2 --preset cpu --output runs/cpu_wikitext2 \
-#     --epochs 100 --steps-per-epoch 900 --validation-steps 30 --minutes 60 \
-#     --schedule time_cosine --warmup-steps 100 --patience 3 --log-every 50 --verbose 2 \
-#     --no-jit
-# ```
-#
-# The next cell does the same from Python when `TRAIN_MINUTES > 0`, with
-# `el.runs.load_or_train`: it trains into `OWN_RUN_DIR`, resumes there if a run was interrupted,
-# loads the finished run the next time, and refuses a directory that holds a different model.
-# Your biLM is not used below (the lesson goes on with the shipped one); the exercises compare
-# the two.
+# Yours against it, on the text the shipped run validated on during its hour (the first
+# `COMPARE_STEPS` batches of valid), with the full softmax of section 6, next to the shipped
+# biLM's own validation after its first epoch (from `history.json`):
 
 # %%
-if TRAIN_MINUTES > 0:
-    own_dir = (pathlib.Path(tempfile.mkdtemp(prefix="elmo04_")) if OWN_RUN_DIR is None
-               else ROOT / OWN_RUN_DIR)
-    own_lines = splits["train"][:OWN_TRAIN_LINES]
-    own_vocab = el.text.Vocabulary.from_corpus(own_lines)
-    own_trainer, run = el.runs.load_or_train(
-        own_dir, OWN_CONFIG(vocab_size=len(own_vocab)), own_lines, splits["valid"],
-        vocab=own_vocab, progress_every_seconds=PROGRESS_SECONDS, epochs=100,
-        steps_per_epoch=OWN_STEPS_PER_EPOCH, validation_steps=3 if QUICK else 30,
-        time_budget_minutes=TRAIN_MINUTES, schedule="time_cosine", warmup_steps=100,
-        jit_compile=False, verbose=0)
-    print(f"{run['action']} {own_dir.name}: stopped by {run.get('stopped_by')}")
-else:
-    print("TRAIN_MINUTES = 0: no training here; the lesson uses the shipped biLM")
+same_text = {name: el.train.evaluate_perplexity(bilm, splits["valid"], COMPARE_STEPS,
+                                                vocab=vocab, verbose=0)
+             for name, bilm in (("yours", model), ("shipped", trainer))}
+rows = [("yours", own["minutes"], own["tokens"], same_text["yours"]["mean"]),
+        ("shipped, 1st epoch", history[0]["elapsed_seconds"] / 60,
+         history[0]["steps"] * config.batch_size * config.unroll_steps, history[0]["val_perplexity"]),
+        ("shipped, final", trained["minutes"], trained["tokens"], same_text["shipped"]["mean"])]
+print(f"{'biLM':18s} {'minutes':>7s} {'tokens':>8s} {'valid perplexity':>17s}")
+for name, minutes, tokens, ppl in rows:
+    print(f"{name:18s} {minutes:7.1f} {tokens / 1e6:7.2f}M {ppl:17.1f}")
+results["same_text_perplexity"] = {name: r["mean"] for name, r in same_text.items()}
+
+# %% [markdown]
+# What the hour buys: on the same 30 validation batches, your 3.5 minutes reach a perplexity of
+# 840.8; the shipped run was at 252.5 after its first epoch (6.3 minutes) and at 134.3 after
+# the hour. The difference is mostly text seen: 0.28M tokens for yours against 2.02M in the
+# shipped run's first epoch and 18.88M in its hour. The rest of the lesson uses the shipped biLM.
 
 # %% [markdown]
 # ## 4. Loss curves
@@ -220,17 +259,17 @@ print(f"sampled softmax: loss {sampled:.3f} ± {np.std(draws):.3f}  ->  exp = "
 # %%
 expected = config.num_sampled * np.exp(trainer.softmax.log_uniform_log_probability(labels))
 groups = {"all targets": np.asarray(mask),
-          "frequent (S·Q(t) ≥ 1)": np.asarray(mask) * (expected >= 1),
-          "rare (S·Q(t) < 1)": np.asarray(mask) * (expected < 1)}
+          "frequent\n(S·Q(t) ≥ 1)": np.asarray(mask) * (expected >= 1),
+          "rare\n(S·Q(t) < 1)": np.asarray(mask) * (expected < 1)}
 table = {}
 for name, weights in groups.items():
     group_full = float(trainer.softmax.full_loss(hidden["forward"], labels, weights))
     group_sampled = np.mean([float(trainer.softmax.sampled_loss(
         hidden["forward"], labels, weights)) for _ in range(DRAWS)])
     table[name] = (weights.sum() / np.sum(mask), group_full, group_sampled)
-    print(f"{name:22s} {table[name][0]:5.0%} of tokens: full {group_full:.2f}, "
+    print(f"{name.replace(chr(10), ' '):22s} {table[name][0]:5.0%} of tokens: full {group_full:.2f}, "
           f"sampled {group_sampled:.2f} nats")
-results["one_batch_forward_loss"] = {name: {"share": v[0], "full": v[1], "sampled": v[2]}
+results["one_batch_forward_loss"] = {name.replace("\n", " "): {"share": v[0], "full": v[1], "sampled": v[2]}
                                      for name, v in table.items()}
 
 # %%
@@ -242,10 +281,10 @@ fig = el.plotting.bar_chart(
     title="Same model, same batch: two different numbers")
 
 # %% [markdown]
-# On this batch the sampled loss is 4.89 nats against a full-softmax loss of 4.83: exp(sampled) = 132 is not the model's perplexity on it (126). The gap is not a constant: for frequent targets (58% of the tokens) the sampled loss is far higher than the full one (4.42 vs 2.47 nats), for rare ones far lower (5.57 vs 8.16). That the two errors nearly cancel on the whole batch is luck, not a property: only the full softmax gives a perplexity.
+# On this batch the sampled loss is 4.89 nats against a full-softmax loss of 4.83: exp(sampled) = 133 is not the model's perplexity on it (126). The gap is not a constant: for frequent targets (58% of the tokens) the sampled loss is far higher than the full one (4.40 vs 2.47 nats), for rare ones far lower (5.58 vs 8.16). That the two errors nearly cancel on the whole batch is luck, not a property: only the full softmax gives a perplexity.
 #
-# The full softmax is checked against NumPy: `full_loss` is the mean of $-\log p_t$ computed
-# independently from the logits, in float64.
+# Is `full_loss` really the mean of $-\log p_t$ over the whole vocabulary? Recompute it from the
+# logits with NumPy, in float64:
 
 # %%
 logits = np.asarray(trainer.softmax(hidden["forward"]), dtype=np.float64)
@@ -253,7 +292,7 @@ log_probs = logits - logits.max(-1, keepdims=True)
 log_probs -= np.log(np.exp(log_probs).sum(-1, keepdims=True))
 m = np.asarray(mask)
 nll = -np.take_along_axis(log_probs, np.asarray(labels)[..., None], -1)[..., 0]
-np.testing.assert_allclose(full, (nll * m).sum() / m.sum(), rtol=1e-4)
+print(f"full_loss: {full:.5f} nats; NumPy, float64: {(nll * m).sum() / m.sum():.5f} nats")
 
 # %% [markdown]
 # ## 6. Perplexity with the full softmax
@@ -285,14 +324,13 @@ untrained = el.train.build_trainer(config, jit_compile=False)
 baseline = el.train.evaluate_perplexity(untrained, splits["valid"], 2, vocab=vocab, verbose=0)
 print(f"untrained: forward {baseline['forward']:,.0f}, backward "
       f"{baseline['backward']:,.0f} (vocabulary: {len(vocab):,} words)")
-# one batch of valid again: exp(full_loss) of section 5 is a one-batch perplexity
-one = el.train.evaluate_perplexity(trainer, batches, 1, verbose=0)
-np.testing.assert_allclose(np.log(one["forward"]), full, rtol=1e-4)
+one = el.train.evaluate_perplexity(trainer, batches, 1, verbose=0)  # section 5's batch
+print(f"section 5's batch: perplexity {one['forward']:.1f} = exp(full loss {full:.3f})")
 results["untrained_perplexity"] = {"forward": baseline["forward"],
                                    "backward": baseline["backward"]}
 
 # %% [markdown]
-# Full-softmax perplexity on test: forward 139.6, backward 141.0, mean 140.3 (valid: 148.2 / 151.7 / 149.9). The untrained model sits at the vocabulary size (33,297 and 33,248 for 33,280 words), as a uniform guess should. One CPU hour is far from AWD-LSTM's 65.8 on WikiText-2 after days on a GPU; the exercises suggest what to change first.
+# Full-softmax perplexity on test: forward 139.6, backward 141.0, mean 140.3 (valid: 148.2 / 151.7 / 149.9). The untrained model sits at the vocabulary size (33,145 and 33,301 for 33,280 words), as a uniform guess should. One CPU hour is far from AWD-LSTM's 65.8 on WikiText-2 after days on a GPU; the exercises suggest what to change first.
 #
 # ## 7. Sampling from the forward LM
 # The forward LM is a generator: feed `<S> The`, take the full softmax at the last position,
@@ -327,8 +365,8 @@ from_files = el.interop.load_bilm_tf(preset_dir / "options.json", preset_dir / "
 same = from_files(el.text.char_ids(sentence))
 reference = el.bilm.encoder_from_trainer(trainer)(el.text.char_ids(sentence))
 for key in ("word_emb", "lstm_outputs1", "lstm_outputs2"):
-    np.testing.assert_allclose(same[key], reference[key], rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(layers[key], reference[key], rtol=1e-5, atol=1e-5)
+    gap = max(np.abs(same[key] - reference[key]).max(), np.abs(layers[key] - reference[key]).max())
+    print(f"{key:14s} largest difference from the trainer's layers: {gap:.1e}")
 
 # %% [markdown]
 # ## Going further: carrying the state (bilm-tf's protocol)
@@ -382,8 +420,10 @@ print(el.results.measured_on(results.lesson))
 #   `el.bilm.BiLMTrainer.from_preset("wikitext2_cpu")` (with the softmax) and
 #   `BiLMEncoder.from_preset` / `ELMo.from_preset` (the layers); its encoder is stored in bilm-tf's
 #   format, so AllenNLP reads it too.
-# - `el.train.train_bilm` trains a biLM with a sampled softmax and writes a self-contained,
-#   resumable run directory; `el.runs.load_or_train` trains once and loads after that.
+# - A biLM trains with Keras' own `compile` and `fit`: `BiLMTrainer` holds the sampled-softmax
+#   loss, Adam at 8e-3 follows a cosine over the time budget, and the loss falls within minutes;
+#   the hour-long run (docs/training_runs.md) is what brings the perplexity down to the shipped
+#   biLM's.
 # - `exp(training loss)` is not a perplexity: the sampled loss depends on $S$, on the sampler and
 #   on word frequencies. Only the full softmax gives one: token-weighted `exp` of the mean
 #   cross-entropy, per direction, far below the untrained model's (the vocabulary size).
@@ -396,8 +436,9 @@ print(el.results.measured_on(results.lesson))
 # 2. *(easy)* Re-run section 5 with another `num_sampled` (an `el.layers.LMSoftmax` with the
 #    trained weights, as in lesson 03). For which $S$ does the sampled loss of this batch match
 #    the full loss?
-# 3. *(medium)* Set `TRAIN_MINUTES = 10` and train your own biLM; evaluate it with section 6's
-#    code (`own_trainer`, `own_vocab`). How far is it from the shipped one's perplexity?
+# 3. *(medium)* Set `TRAIN_MINUTES = 15` and re-run sections 2 and 3. How much of the gap to the
+#    shipped biLM do 15 minutes close? Then train with a constant learning rate (drop
+#    `TimeCosineSchedule`): what does the cosine buy?
 # 4. *(medium)* Evaluate the forward LM separately on lines that start a section (`= ... =`)
 #    and on body text. Which is easier to predict, and why?
 # 5. *(open)* The training loss mixes sampled-softmax values of the two directions. Design a

@@ -25,6 +25,9 @@ if "google.colab" in sys.modules:  # on Colab: install this repo (data downloads
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "git+https://github.com/elmo-keras-lessons/elmo-keras-lessons"], check=True)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: quieter C++ logs
+import elmo_lib as el  # before keras: it loads TensorFlow without the C++ start-up log lines
+
+# isort: split
 
 import time
 from collections import Counter
@@ -35,8 +38,6 @@ import tensorflow as tf
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score
-
-import elmo_lib as el
 
 keras.utils.set_random_seed(0)
 results = el.results.LessonResults("05_elmo_representations")  # -> results/05_*.json
@@ -50,11 +51,9 @@ results = el.results.LessonResults("05_elmo_representations")  # -> results/05_*
 
 # %% tags=["parameters"]
 QUICK = os.environ.get("ELMO_QUICK") == "1"
-PRESET = "wikitext2_cpu"  # the lessons' biLM (lesson 04)
+PRESET = os.environ.get("ELMO_PRESET", "wikitext2_cpu")  # the lessons' biLM (lesson 04)
 TARGET = "play"  # the many-sense word we follow
-ANCHORS = ("game", "song")  # two other words, for reference points in the PCA plot
 MAX_OCCURRENCES = 40 if QUICK else 500  # sentences with TARGET
-ANCHOR_OCCURRENCES = 20 if QUICK else 150  # sentences with each anchor word
 MAX_SENTENCE_LENGTH = 60  # tokens; longer WikiText-2 sentences are skipped
 CONTEXT_WINDOW = 12  # tokens on each side read by the sense heuristic
 N_NEIGHBOURS = 5
@@ -138,7 +137,7 @@ print("trainable:", [v.path for v in elmo_layer.trainable_weights],
 # ## 3. One word, many meanings: *play*
 # WikiText-2 uses *play* for a stage play, a move in American football, to play an
 # instrument, to play a role, play-offs and more. We cut the corpus into sentences (at `.`)
-# and keep those containing *play*, plus some with *game* and *song* as reference points.
+# and keep those containing *play*.
 
 # %%
 sentences = []
@@ -150,10 +149,10 @@ for line in el.data.load_wikitext2("train"):
                 sentences.append(line[start:i + 1])
                 start = i + 1
 occurrences = {}  # word -> [(sentence, position)]
-for word in (TARGET, *ANCHORS):
+for word in (TARGET,):
     found = [(s, s.index(word)) for s in sentences
              if word in s and len(s) <= MAX_SENTENCE_LENGTH]
-    occurrences[word] = found[:MAX_OCCURRENCES if word == TARGET else ANCHOR_OCCURRENCES]
+    occurrences[word] = found[:MAX_OCCURRENCES]
 print(f"{len(sentences):,} sentences;",
       ", ".join(f"{len(v)} with '{k}'" for k, v in occurrences.items()))
 
@@ -204,9 +203,9 @@ n_tokens = sum(len(s) for found in occurrences.values() for s, _ in found)
 seconds = time.perf_counter() - start
 print(f"{n_tokens:,} tokens in {seconds:.0f} s ({n_tokens / seconds:,.0f} tokens/s)")
 play, n_layers = vectors[TARGET], config.n_layers + 1
-# layer 0: one vector for every occurrence; the LSTM layers: a different one each time
-np.testing.assert_allclose(play[:, 0], np.broadcast_to(play[0, 0], play[:, 0].shape),
-                           atol=1e-4)
+for j in range(n_layers):  # how far the occurrences of TARGET lie from their first one
+    spread = np.abs(play[:, j] - play[0, j]).max()
+    print(f"layer {j}: the {len(play)} '{TARGET}' vectors differ by at most {spread:.1e}")
 
 # %% [markdown]
 # ### Nearest neighbours in context
@@ -280,23 +279,31 @@ results["play_neighbour_agreement"] = {**agreement, "majority": majority,
 
 
 # %% [markdown]
-# A 2-D PCA of the labelled occurrences (and the anchor words) shows the difference: in
-# layer 0 each word is a single point; in the top layer the occurrences of *play* spread out.
+# A picture of the same thing: a 2-D PCA of the labelled occurrences of *play*, fit on them
+# alone, so its two axes are the directions in which *play*'s own vectors vary most (in
+# layer 0 they do not vary at all: one point). Coloured by the heuristic's sense:
 
 # %%
 def pca_plot(layer, name):
-    """PCA of the labelled occurrences of TARGET and all of the anchors, in one layer."""
-    points = np.concatenate([play[labelled, layer]] + [vectors[w][:, layer] for w in ANCHORS])
-    labels = [f"{TARGET}: {t}" for t in senses] + [w for w in ANCHORS for _ in vectors[w]]
-    projected = PCA(n_components=2, random_state=0).fit_transform(points)
+    """PCA of the labelled occurrences of TARGET in one layer, fit on them alone."""
+    pca = PCA(n_components=2, random_state=0).fit(play[labelled, layer])
+    print(f"layer {layer}: the two axes hold {pca.explained_variance_ratio_.sum():.0%} "
+          f"of the variance of '{TARGET}'")
     return el.plotting.scatter_2d(
-        projected, name, labels=labels, xlabel="PC 1", ylabel="PC 2", alpha=0.5,
-        title=f"occurrences of '{TARGET}', '{ANCHORS[0]}', '{ANCHORS[1]}': layer {layer}")
+        pca.transform(play[labelled, layer]), name, labels=[f"{TARGET}: {t}" for t in senses],
+        xlabel="PC 1", ylabel="PC 2", alpha=0.6,
+        title=f"the labelled occurrences of '{TARGET}' in layer {layer}")
 
-pca_plot(0, "05_play_pca_layer0");
+pca_plot(1, "05_play_pca_layer1");
 
 # %%
 pca_plot(config.n_layers, f"05_play_pca_layer{config.n_layers}");
+
+# %% [markdown]
+# In the top layer the *sport* occurrences spread over most of the picture, with tight groups of
+# their own, while *music* and *stage* gather in one corner, mixed with each other: two
+# directions (33% of the variance) show sport apart from the rest, not music apart from stage,
+# which matches the neighbour scores above.
 
 # %% [markdown]
 # ## 4. Lesson 01's ladder: *record*
@@ -466,17 +473,20 @@ fig = el.plotting.accuracy_chart(
 
 # %%
 mixes = {"POS tags (UD-EWT, this lesson)": info["mix_weights"]}
-try:
-    mixes["sentiment (SST-2, lesson 06)"] = el.results.load("06_sentiment")["mix_weights"]
-except (FileNotFoundError, KeyError):
+payoff = el.results.find("06_payoff")
+if payoff:
+    mixes["sentiment (SST-2, lesson 06)"] = payoff["tasks"]["sst2"]["mix_weights"]["mean"]
+else:
     print("(lesson 06's results file is not here: run lesson 06 to add its mix)")
+for task, weights in mixes.items():
+    print(f"{task:32s}", "  ".join(f"layer {j}: {w:.2f}" for j, w in enumerate(weights)))
 fig = el.plotting.layer_weights(  # the weights are already softmax(s): normalize=False
     mixes, "05_mix_weights", layer_names=["layer 0\n(char CNN)", "layer 1\n(LSTM)",
                                           "layer 2\n(LSTM)"], normalize=False,
     title="What each task takes from each layer: softmax(s) of a trainable scalar mix")
 
 # %% [markdown]
-# **Reading the mix.** Neither task moves far from the uniform 1/3, but they lean different ways: the POS probe puts its largest weight on layer 1, the lower LSTM layer (0.37), while lesson 06's sentiment model puts its largest on layer 0, the context-free char CNN (0.38), and its smallest on the top layer. Syntax leaning on the first LSTM layer is the paper's observation; for sentiment, this small biLM's contextual layers add little beyond the words themselves (lesson 06 measures how little).
+# **Reading the mix.** Neither task moves far from the uniform 1/3, but they lean different ways: the POS probe puts its largest weight on layer 1, the lower LSTM layer (0.37), while lesson 06's sentiment model puts its largest on layer 0, the context-free char CNN (0.37), and its smallest on the top layer. Syntax leaning on the first LSTM layer is the paper's observation; for sentiment, this small biLM's contextual layers add little beyond the words themselves (lesson 06 measures how little).
 
 # %%
 results.save()
@@ -496,7 +506,7 @@ print(el.results.measured_on(results.lesson))
 #   runs once per sentence.
 #
 # ## Exercises
-# 1. Change `TARGET` to *match* (and pick new `ANCHORS`); which senses separate, in which layer?
+# 1. Change `TARGET` to *match*; which senses separate, in which layer?
 # 2. Query with a sentence where *play* is ambiguous ("They watched the play .") and read its
 #    neighbours in each layer.
 # 3. Probe only the forward half (`[:, :, :P]`) and only the backward half of each LSTM
@@ -506,5 +516,5 @@ print(el.results.measured_on(results.lesson))
 # 5. (Open) In section 4, hide more than the direct neighbours (`radius=3`). How fast does each
 #    layer's sense accuracy fall, and what does that say about how far context reaches?
 #
-# **Next:** [06 · ELMo's payoff on sentiment](06_sentiment_scalar_mix.ipynb): ELMo added to a
-# task model on SST-2, the way the paper measures it.
+# **Next:** [06 · ELMo's payoff](06_payoff.ipynb): ELMo added to a task model, the way the paper
+# measures it, on POS tagging and sentiment.

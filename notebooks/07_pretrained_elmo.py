@@ -28,6 +28,9 @@ if "google.colab" in sys.modules:  # on Colab: install this repo with TF Hub (th
                     "elmo-keras-lessons[hub] @ git+https://github.com/elmo-keras-lessons/elmo-keras-lessons"],
                    check=True)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: quieter C++ logs
+import elmo_lib as el  # before keras: it loads TensorFlow without the C++ start-up log lines
+
+# isort: split
 
 import json
 import pathlib
@@ -41,8 +44,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_hub as hub
-
-import elmo_lib as el
 
 keras.utils.set_random_seed(0)
 results = el.results.LessonResults("07_pretrained_elmo")  # key numbers -> results/07_*.json
@@ -58,7 +59,7 @@ results = el.results.LessonResults("07_pretrained_elmo")  # key numbers -> resul
 
 # %% tags=["parameters"]
 QUICK = os.environ.get("ELMO_QUICK") == "1"
-PRESET = "wikitext2_cpu"  # our biLM, shipped with the repository (lesson 04)
+PRESET = os.environ.get("ELMO_PRESET", "wikitext2_cpu")  # our biLM, shipped with the repository (lesson 04)
 PUBLISHED = "allennlp_small"  # the published "small" ELMo (13.6M weights), a preset by URL
 HUB_HANDLE = "https://tfhub.dev/google/elmo/3"  # TF1 Hub format
 ALLOW_DOWNLOADS = not QUICK  # CI never downloads
@@ -105,6 +106,15 @@ ours = el.bilm.BiLMEncoder.from_preset(PRESET)
 preset_dir = el.presets.resolve_preset(PRESET)
 work_dir = pathlib.Path(tempfile.mkdtemp(prefix="elmo07_"))  # files written below
 print(f"\nours: {PRESET}, {ours.count_params():,} weights")
+
+# %% [markdown]
+# **With a network** (your laptop, Colab), the lesson runs on the published models through the
+# same cells: section 3 downloads `allennlp_small` (the `PUBLISHED` parameter: AllenNLP's small
+# ELMo, 13.6M weights, 256-wide vectors, trained on the 1B Word Benchmark) and sections 4-7 use
+# Google's `google/elmo/3` (the original ELMo, 93.6M weights, 1024-wide vectors). Set
+# `PUBLISHED = "allennlp_original"` for the original in bilm-tf files, or load any of them
+# yourself by name: `el.bilm.BiLMEncoder.from_preset("allennlp_original")`. Offline, as in the
+# stored outputs below, every cell uses our biLM instead, which saw only WikiText-2's 2M tokens.
 
 # %% [markdown]
 # ## 3. The bilm-tf / AllenNLP files
@@ -167,7 +177,8 @@ if not download_weights:
     print(f"written back: {len(names)} datasets, every array identical")
 
 # %%
-assert not np.any(np.asarray(layers["lstm_outputs2"])[1, 4:])  # padding stays zero
+print("the padding after the 2nd sentence's 4 tokens is zero in every layer:",
+      all(not np.any(np.asarray(layers[key])[1, 4:]) for key in layers if key != "mask"))
 
 # %% [markdown]
 # ## 4. The TF Hub module `google/elmo/3`
@@ -228,15 +239,16 @@ by_tokens = module.signatures["tokens"](tokens=padded, sequence_len=lengths)
 print(padded.numpy()[1], "->", by_tokens["sequence_len"].numpy())
 
 # %%
-for key in by_strings:
-    np.testing.assert_allclose(by_strings[key], by_tokens[key], rtol=1e-5, atol=1e-6)
+gap = max(float(np.abs(by_strings[key] - by_tokens[key]).max()) for key in by_strings)
+print(f"default vs tokens signature, largest difference over all outputs: {gap:.1e}")
 elmo, mask = by_tokens["elmo"].numpy(), np.arange(width) < lengths.numpy()[:, None]
-np.testing.assert_allclose(by_tokens["default"], (elmo * mask[..., None]).sum(1)
-                           / mask.sum(1, keepdims=True), rtol=1e-5, atol=1e-6)
-assert not np.any(elmo[~mask])  # zero past each sentence
+mean = (elmo * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+print(f"'default' = mean of 'elmo' over the real tokens: largest difference "
+      f"{np.abs(by_tokens['default'] - mean).max():.1e}; 'elmo' past each sentence is zero: "
+      f"{not np.any(elmo[~mask])}")
 if not download_hub:  # our export computes what our encoder computes
-    np.testing.assert_allclose(by_tokens["lstm_outputs2"], ours(ids)["lstm_outputs2"],
-                               rtol=1e-5, atol=1e-5)
+    print(f"exported module vs our encoder, lstm_outputs2: largest difference "
+          f"{np.abs(by_tokens['lstm_outputs2'] - ours(ids)['lstm_outputs2']).max():.1e}")
 
 # %% [markdown]
 # ## 5. Why not `hub.KerasLayer`?
@@ -248,11 +260,9 @@ if not download_hub:  # our export computes what our encoder computes
 try:  # the classic TF2 / Keras 2 recipe, in Keras 3
     keras.Sequential([keras.Input(shape=(), dtype="string"),
                       hub.KerasLayer(handle, signature="default", output_key="default")])
-    failed = False
+    print("hub.KerasLayer worked in this Keras version")
 except (TypeError, ValueError) as error:
-    failed = True
     print(f"{type(error).__name__}:", re.sub(r" object at 0x[0-9a-f]+", "", str(error)))
-assert failed
 
 # %% [markdown]
 # `el.interop.HubELMo` is the fix: a small **Keras 3** layer that calls
@@ -264,8 +274,6 @@ assert failed
 # - **Strings don't compile with XLA**: compile models that take strings with
 #   `jit_compile=False`. Feed strings from `tf.data` or NumPy arrays of `dtype=object`
 #   (a NumPy `<U` array fails in `fit` with `Invalid dtype: str…`).
-# - **Installing**: `tensorflow-hub` needs `tf-keras`, which pulls in the full `tensorflow`
-#   wheel, and imports `pkg_resources`, so `setuptools` must stay below 81.
 # - **Saving**: a `.keras` file stores the *handle*, not the module; the module is loaded
 #   again from there when the model is loaded.
 # - **Determinism**: the module (ours and Google's) starts every sentence from a zero LSTM
@@ -311,6 +319,7 @@ after = [v.numpy().copy() for v in mix.weights]
 for epoch, (acc, val_acc) in enumerate(zip(history.history["accuracy"],
                                            history.history["val_accuracy"])):
     print(f"epoch {epoch + 1}: train accuracy {acc:.1%}, dev accuracy {val_acc:.1%}")
+print(f"always answering the dev set's majority class: {max(y_dev.mean(), 1 - y_dev.mean()):.1%}")
 shares = [keras.ops.convert_to_numpy(keras.ops.softmax(w[0])) for w in (before, after)]
 print("mix weights softmax(s):", np.round(shares[0], 3), "->", np.round(shares[1], 3),
       f"| gamma {before[1]:.3f} -> {after[1]:.3f}")
@@ -327,12 +336,9 @@ fig = el.plotting.layer_weights(
     title=("SST-2: ELMo's mix weights over a frozen hub module ("
            + ("google/elmo/3)" if download_hub else f"{PRESET}, exported)")))
 
-# %%
-assert len(model.get_layer("elmo").trainable_weights) == 2  # s and gamma: 4 numbers
-assert not np.allclose(before[0], after[0]) and before[1] != after[1]  # they moved
 
 # %% [markdown]
-# In three epochs on 4,000 SST-2 sentences the mix weights moved from 1/3 each to 0.347 / 0.330 / 0.323 and gamma from 1.0 to 1.12, while the module stayed frozen: the four parameters do train in Keras 3 when the scalar mix sits outside the module. They move little because, for a logistic regression on the sentence's mean ELMo vector, the three layers of this biLM are about equally useful (dev accuracy 65.9% after the third epoch); lesson 06 builds a real task model around ELMo.
+# In three epochs on 4,000 SST-2 sentences the mix weights moved from 1/3 each to 0.347 / 0.330 / 0.323 and gamma from 1.0 to 1.12, while the module stayed frozen: the four parameters do train in Keras 3 when the scalar mix sits outside the module. That is what this section is for. The classifier around the mix is deliberately the smallest there is, a logistic regression on each sentence's mean vector from our small biLM, and it is no sentiment model: 65.9% on dev after the third epoch, against 50.9% for always answering the majority class. Lesson 06 measures what ELMo adds with a real task model (a BiLSTM over the token vectors); with a network, this section runs on `google/elmo/3` instead.
 #
 # ## 7. Saving and reloading the model
 # The whole classifier saves as one `.keras` file: the layer configuration (including the
@@ -343,16 +349,12 @@ assert not np.allclose(before[0], after[0]) and before[1] != after[1]  # they mo
 path = work_dir / "elmo_sentiment.keras"
 model.save(path)
 reloaded = keras.models.load_model(path)
-probe = tf.constant(["a gorgeous , witty , seductive movie .",
-                     "the plot is nothing but boilerplate clichés ."])
-print(f"{path.name}: {path.stat().st_size / 1e3:.0f} kB;",
-      "P(positive) =", np.round(reloaded.predict(probe, verbose=0)[:, 0], 3))
-
-# %%
-np.testing.assert_allclose(reloaded.predict(probe, verbose=0), model.predict(probe, verbose=0),
-                           rtol=1e-6, atol=1e-6)
-for saved, restored in zip(mix.weights, reloaded.get_layer("elmo").scalar_mix.weights):
-    np.testing.assert_array_equal(saved.numpy(), restored.numpy())
+gap = np.abs(reloaded.predict(dev_ds, verbose=0) - model.predict(dev_ds, verbose=0)).max()
+restored = all(np.array_equal(saved.numpy(), again.numpy()) for saved, again in zip(
+    mix.weights, reloaded.get_layer("elmo").scalar_mix.weights))
+print(f"{path.name}: {path.stat().st_size / 1e3:.0f} kB; mix weights restored exactly: "
+      f"{restored}; P(positive) on the {len(texts_dev)} dev sentences, reloaded vs trained: "
+      f"largest difference {gap:.1e}")
 
 # %%
 results.save()
@@ -384,4 +386,6 @@ print(el.results.measured_on(results.lesson))
 #    what would you need to change in `HubELMo` (hint: `tf.stop_gradient`, and variables of
 #    a TF2 SavedModel versus a TF1 module)?
 #
-# That is the end of the course: back to the [lesson list in the README](../README.md).
+# That is the end of the course. **Next**, optional: [08 · Going further](08_going_further.ipynb),
+# lesson 06's side roads (domain adaptation, learning curves, phrases); or back to the
+# [lesson list in the README](../README.md).

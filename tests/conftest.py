@@ -20,3 +20,17 @@ def data_dir() -> pathlib.Path:
     if (local / "wikitext-2").is_dir():
         return local
     pytest.skip("datasets not found: set ELMO_DATA_DIR (CI sets it to ../shared/data)")
+
+
+@pytest.fixture(scope="session")
+def tiny_finished_run(tmp_path_factory) -> pathlib.Path:
+    """A finished 2-epoch run directory of train_bilm on fault_worker's tiny corpus (the fault
+    tests damage copies of it; never modify it in place)."""
+    from fault_worker import EPOCHS, tiny_run
+
+    from elmo_lib import train
+
+    sentences, _, config, kwargs = tiny_run()
+    out = tmp_path_factory.mktemp("finished") / "run"
+    train.train_bilm(config, sentences, sentences[:8], output_dir=out, epochs=EPOCHS, **kwargs)
+    return out

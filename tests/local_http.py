@@ -9,6 +9,9 @@ shuts it down on exit. Routes map a path to one behaviour:
 - ``Truncated(content, sent)``      ``Content-Length: len(content)`` but only ``sent`` bytes, then close
 - ``RefusesPythonAgent(content)``   403 when the User-Agent starts with ``Python-urllib`` (as the
   WikiText author's mirror does), else 200 with ``content``
+- ``Unsized(content)``              200 with ``content`` and no ``Content-Length`` (ends at close)
+
+``stalled_url()`` is a port that accepts connections and never answers (timeouts).
 
 Every request is recorded as ``(path, user_agent)``; more than ``MAX_REQUESTS`` answer 500, and each
 connection times out after a few seconds, so a broken test cannot hang or loop.
@@ -49,6 +52,11 @@ class Truncated:
 
 @dataclasses.dataclass
 class RefusesPythonAgent:
+    content: bytes
+
+
+@dataclasses.dataclass
+class Unsized:
     content: bytes
 
 
@@ -94,6 +102,14 @@ def _handler(server: Server):
             elif isinstance(route, Truncated):
                 self._send(200, route.content[: route.sent], length=len(route.content))
                 self.close_connection = True
+            elif isinstance(route, Unsized):
+                self.send_response(200)
+                self.end_headers()
+                self.close_connection = True
+                try:
+                    self.wfile.write(route.content)
+                except OSError:  # the client stopped reading, as it should
+                    pass
             elif isinstance(route, RefusesPythonAgent):
                 if agent.startswith("Python-urllib"):
                     self._send(403)
@@ -126,3 +142,13 @@ def refused_url(path: str = "/dead") -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}{path}"
+
+
+@contextlib.contextmanager
+def stalled_url(path: str = "/stalled"):
+    """Yield a 127.0.0.1 URL whose port accepts connections (the kernel's backlog) and never
+    answers: a read from it blocks until the client's timeout."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}{path}"

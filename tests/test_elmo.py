@@ -415,18 +415,22 @@ def test_embed_file_resumes_after_an_interruption(encoder, tmp_path, monkeypatch
     assert sorted(_read_all(target)) == ["0", "sentence_to_index"]
 
 
-def test_embed_file_discards_a_corrupt_or_foreign_partial(encoder, tmp_path):
+def test_embed_file_keeps_a_foreign_partial_and_discards_its_own_stale_one(encoder, tmp_path):
     source = _write_input(tmp_path / "in.txt")
     partial = tmp_path / "out.h5.partial"
-    partial.write_bytes(b"not an hdf5 file")
+    partial.write_bytes(b"not an hdf5 file")  # a user's own file under that name
     (tmp_path / "out.h5.partial.done").write_text("0\n1\n")
     clean = _read_all(elmo.embed_file(source, tmp_path / "clean.h5", encoder, progress=False))
-    out = _read_all(elmo.embed_file(source, tmp_path / "out.h5", encoder, progress=False))
+    with pytest.raises(FileExistsError, match=r"out\.h5\.partial.*overwrite"):
+        elmo.embed_file(source, tmp_path / "out.h5", encoder, progress=False)
+    assert partial.read_bytes() == b"not an hdf5 file"
+    out = _read_all(elmo.embed_file(source, tmp_path / "out.h5", encoder, progress=False,
+                                    overwrite=True))
     for key in clean:
         np.testing.assert_array_equal(out[key], clean[key])
-    # A partial file made with another output_layer is started over, not mixed.
+    # A partial file of embed_file made with another output_layer is started over, not mixed.
     with h5py.File(partial, "w") as handle:
-        handle.attrs["output_layer"] = "top"
+        handle.attrs.update({"written_by": "elmo_lib.embed_file", "output_layer": "top"})
         handle["0"] = np.zeros((4, 8), "float32")
     (tmp_path / "out.h5.partial.done").write_text("0\n")
     (tmp_path / "out.h5").unlink()

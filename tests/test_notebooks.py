@@ -7,6 +7,7 @@ import importlib.util
 import json
 import pathlib
 import re
+import sys
 import tomllib
 
 import jupytext
@@ -35,8 +36,8 @@ INSTALL = re.compile(rf'"(?:{re.escape(PROJECT)}\[([\w,]+)\] @ )?git\+(https://[
 NEEDS_HUB = re.compile(r"^\s*(import|from) tensorflow_hub\b|\bel\.interop\.(HubELMo|load_hub_module)\b",
                        re.MULTILINE)
 
-# The pairing of pyproject.toml's [tool.jupytext]: what `jupytext --sync` writes for each notebook.
-JUPYTEXT_CONFIG = PYPROJECT["tool"]["jupytext"]
+# The pairing of notebooks/jupytext.toml: what `jupytext --sync` writes for each notebook.
+JUPYTEXT_CONFIG = tomllib.loads((NOTEBOOK_DIR / "jupytext.toml").read_text(encoding="utf-8"))
 SCRIPT_FORMAT = {
     "extension": ".py",
     "format_name": "percent",
@@ -82,7 +83,7 @@ def test_every_notebook_has_its_script():
     scripts = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
     assert [p.stem for p in scripts] == [p.stem for p in NOTEBOOKS], (
         "each notebooks/NN_slug.ipynb is paired with notebooks/NN_slug.py (jupytext --sync)")
-    assert "notebooks///py:percent" in JUPYTEXT_CONFIG["formats"]
+    assert JUPYTEXT_CONFIG["formats"] == "ipynb,py:percent"
 
 
 def test_lesson_numbers_are_unique():
@@ -233,3 +234,24 @@ def test_normalizer_keeps_a_progress_bar_final_line():
         ("stdout", "150/150 ━━━━ 1s 4ms/step\ndone\n"), ("stderr", "a warning\n")]
     assert normalize.terminal_text("abcdef\rxy\x08Z\n") == "xZcdef\n"
     assert normalize.terminal_text("plain  \n") == "plain  \n"  # lines without controls untouched
+
+
+def test_normalizer_keeps_what_jupyterlab_writes_when_a_kernel_starts():
+    """JupyterLab stores the kernelspec and the kernel's language_info when a kernel starts; a
+    notebook that stores anything else opens as modified. The normalizer keeps the executing
+    kernel's language_info (dropping unknown keys) and writes the kernelspec `make install`
+    registers."""
+    normalize = _normalizer()
+    language = {"name": "python", "version": "3.11.7", "mimetype": "text/x-python",
+                "codemirror_mode": {"name": "ipython", "version": 3},
+                "pygments_lexer": "ipython3", "nbconvert_exporter": "python",
+                "file_extension": ".py"}
+    nb = nbformat.v4.new_notebook(metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {**language, "extra": 1}, "widgets": {}})
+    metadata = normalize.normalize(nb).metadata
+    assert metadata == {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                       "language": "python"}, "language_info": language}
+    spec = pathlib.Path(sys.prefix, "share", "jupyter", "kernels", "python3", "kernel.json")
+    if spec.exists():  # the kernel `make install` registers shows this name
+        assert json.loads(spec.read_text())["display_name"] == normalize.KERNELSPEC["display_name"]

@@ -250,3 +250,15 @@ def test_env_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("ELMO_FIGURES_DIR", str(tmp_path / "figs"))
     fig = plotting.histogram([1, 2, 2, 3], "env_hist", xlabel="x", show=False)
     _check(fig, tmp_path / "figs" / "env_hist.png")
+
+
+def test_accuracy_chart_keeps_a_dot_at_100_percent_whole(tmp_path):
+    """A value at the top of the range is drawn whole (the axis pads past 100) and its error bar
+    stops at 100."""
+    fig = plotting.accuracy_chart(["a", "b"], [70.0, 99.5], "top", errors=[3.0, 2.0],
+                                  xlabel="model", figures_dir=tmp_path, show=False,
+                                  value_format="{:.1f}")
+    ax = fig.axes[0]
+    assert ax.get_ylim()[1] > 100.5
+    caps = [line.get_ydata() for line in ax.lines if len(line.get_ydata()) == 2]
+    assert max(float(y) for pair in caps for y in pair) <= 100.0

@@ -32,6 +32,23 @@ def test_results_dir_follows_the_environment(tmp_path, monkeypatch):
     assert path.parent == tmp_path / "quick"
 
 
+def test_a_quick_run_never_writes_into_the_repository(tmp_path, monkeypatch):
+    """`ELMO_QUICK=1 make lab` sets no output folders: results and figures go to a temporary
+    folder, never over the committed full-run files."""
+    import tempfile
+
+    from elmo_lib import figure_files
+
+    monkeypatch.delenv("ELMO_RESULTS_DIR", raising=False)
+    monkeypatch.delenv("ELMO_FIGURES_DIR", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("ELMO_QUICK", "1")
+    assert el.results.results_dir() == tmp_path / "elmo_quick" / "results"
+    assert figure_files.figures_dir() == tmp_path / "elmo_quick" / "figures"
+    monkeypatch.setenv("ELMO_RESULTS_DIR", str(tmp_path / "mine"))  # an explicit folder wins
+    assert el.results.results_dir() == tmp_path / "mine"
+
+
 @pytest.mark.parametrize("value", [float("nan"), np.float64("inf")])
 def test_non_finite_numbers_are_refused(tmp_path, value):
     results = el.results.LessonResults("06_sentiment", directory=tmp_path)

@@ -8,7 +8,9 @@
   writes one fragment per update, 100-150 per cell) becomes one output with the codes dropped and
   each line rewritten as the terminal would, so a progress bar keeps only its final state;
 - drops execution timing metadata, widget state and notebook-level noise; sets the kernelspec to
-  ``python3``;
+  what ``make install`` registers (``python3``, "Python 3 (ipykernel)") and keeps the
+  ``language_info`` the executing kernel wrote, so JupyterLab, which writes both when a kernel
+  starts, opens the notebook unmodified (with the tested set's Python);
 - renumbers execution counts 1, 2, 3, ... in cell order.
 
 Running it twice changes nothing. Usage (repo root)::
@@ -30,7 +32,12 @@ CONTINUATION = re.compile(r"^(To enable the following instructions|$)")
 # Control Sequence Introducer codes (colours, bold, cursor moves): ESC [ parameters final-byte.
 ANSI_CODE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 TERMINAL_CONTROL = re.compile(r"\x1b|\x08|\r(?!\n)")
-KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
+# What `ipykernel install --name python3` (make install) registers: a notebook that stores the same
+# display name opens unmodified in JupyterLab.
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+# What ipykernel reports as language_info (and nbclient and JupyterLab store).
+LANGUAGE_INFO_KEYS = ("codemirror_mode", "file_extension", "mimetype", "name", "nbconvert_exporter",
+                      "pygments_lexer", "version")
 
 
 def clean_stderr(text: str) -> str:
@@ -120,8 +127,12 @@ def normalize(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             for output in outputs:
                 if output.output_type == "execute_result":
                     output.execution_count = count
-    language = nb.metadata.get("language_info", {}).get("name", "python")
-    nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": language}}
+    # JupyterLab writes the kernel's language_info into the notebook when the kernel starts, and a
+    # notebook whose stored language_info differs opens as modified: keep what the executing
+    # kernel wrote (the tested set's Python, environment.yml), dropping only unknown keys.
+    language = {key: value for key, value in nb.metadata.get("language_info", {}).items()
+                if key in LANGUAGE_INFO_KEYS} or {"name": "python"}
+    nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": language}
     return nb
 
 
