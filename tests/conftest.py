@@ -34,3 +34,19 @@ def tiny_finished_run(tmp_path_factory) -> pathlib.Path:
     out = tmp_path_factory.mktemp("finished") / "run"
     train.train_bilm(config, sentences, sentences[:8], output_dir=out, epochs=EPOCHS, **kwargs)
     return out
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """An empty ELMO_DATA_DIR; the repo data/ and the cache point into tmp_path too; no proxy
+    (the dataset tests: test_data.py, test_imdb.py)."""
+    from elmo_lib import data
+
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("env", "repo", "cache"):
+        (tmp_path / name).mkdir()
+    monkeypatch.setenv("ELMO_DATA_DIR", str(tmp_path / "env"))
+    monkeypatch.setattr(data, "_repo_data_dir", lambda: tmp_path / "repo")
+    monkeypatch.setattr(data, "_cache_dir", lambda: tmp_path / "cache")
+    return tmp_path

@@ -18,15 +18,7 @@ import pytest
 from fault_worker import EPOCHS, STEPS, finish, start, tiny_run
 
 from elmo_lib import atomic, checkpoint, runs, train
-
-
-class EpochRecorder(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.epochs = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epochs.append(epoch)
+from tests.test_train import EpochRecorder
 
 
 @pytest.fixture(scope="module")

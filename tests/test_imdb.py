@@ -56,17 +56,7 @@ def test_tokenize_refuses_non_strings():
 # ---------------------------------------------------------------- the reader on a tiny fixture
 
 
-@pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    """An empty ELMO_DATA_DIR; the repo data/ and the cache point into tmp_path too; no proxy."""
-    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("env", "repo", "cache"):
-        (tmp_path / name).mkdir()
-    monkeypatch.setenv("ELMO_DATA_DIR", str(tmp_path / "env"))
-    monkeypatch.setattr(data, "_repo_data_dir", lambda: tmp_path / "repo")
-    monkeypatch.setattr(data, "_cache_dir", lambda: tmp_path / "cache")
-    return tmp_path
+# the `isolated` fixture (an empty data directory, no proxy) is shared: tests/conftest.py
 
 
 def sha(content: bytes) -> str:
