@@ -45,6 +45,14 @@ class SeedRuns:
     gamma: list[float] = field(default_factory=list)
     model: keras.Model | None = None  # the last seed's
 
+    def __post_init__(self):
+        correct, counted = np.asarray(self.correct), np.asarray(self.counted)
+        if correct.size and (correct.ndim != 2 or counted.ndim != 1
+                             or correct.shape != (len(self.seeds), len(counted))):
+            raise ValueError(f"SeedRuns {self.name!r}: `correct` must be [seeds, items] and "
+                             f"`counted` [items], received {correct.shape} and {counted.shape} "
+                             f"for {len(self.seeds)} seeds")
+
     @property
     def mean(self) -> float:
         return float(np.mean(self.test))
@@ -162,10 +170,12 @@ def paired_bootstrap(reference: SeedRuns, other: SeedRuns, *, confidence: float 
         and interval as fractions (0.012 = 1.2 points), over the shared seeds.
 
     Raises:
-        ValueError: no shared seed; the rows scored different items.
+        ValueError: no shared seed; the rows scored different items; ``confidence`` not in (0, 1).
 
     Introduced in lesson 06 (one significance statement per task).
     """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"`confidence` must be in (0, 1), e.g. 0.95, received {confidence!r}")
     shared = [s for s in reference.seeds if s in other.seeds]
     if not shared:
         raise ValueError(f"`reference` (seeds {reference.seeds}) and `other` (seeds "

@@ -272,7 +272,8 @@ class TokenMask(keras.layers.Layer):
 @dataclass
 class TaskConfig:
     """Sizes and training of the task model (baseline and ELMo + baseline share every field).
-    ValueError: a size, count or dropout out of range. Lesson 06 (its ``TASK``)."""
+    ValueError: a size, count or dropout out of range, fewer than 2 classes, an unknown
+    ``elmo_mix``. Lesson 06 (its ``TAGGER`` and ``CLASSIFIER``)."""
 
     # the task's own word vectors (random init, trained with the task): the baseline's input.
     embedding_dim: int = 100
@@ -314,6 +315,8 @@ class TaskConfig:
         for name in ("dropout", "elmo_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"`{name}` must be in [0, 1), received {name}={getattr(self, name)!r}")
+        if self.n_classes < 2:
+            raise ValueError(f"`n_classes` must be at least 2, received n_classes={self.n_classes}")
         if self.elmo_mix not in ELMO_MIXES:
             raise ValueError(f"`elmo_mix` must be one of {ELMO_MIXES}, received "
                              f"elmo_mix={self.elmo_mix!r}")

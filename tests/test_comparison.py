@@ -119,6 +119,13 @@ def test_paired_bootstrap_edge_cases():
         comparison.paired_bootstrap(_row([0], [[1]], [1]), _row([1], [[1]], [1]))
     with pytest.raises(ValueError, match="different test items"):
         comparison.paired_bootstrap(_row([0], [[1, 1]], [1, 1]), _row([0], [[1, 1]], [1, 2]))
+    with pytest.raises(ValueError, match=re.escape("`confidence` must be in (0, 1)")):
+        comparison.paired_bootstrap(_row([0], [[1, 0]], [1, 1]), _row([0], [[1, 1]], [1, 1]),
+                                    confidence=95)
+    with pytest.raises(ValueError, match=re.escape("must be [seeds, items]")):
+        _row([0], [[1, 0]], [[1, 1]])  # counted per seed instead of per item
+    with pytest.raises(ValueError, match="at least 2"):
+        downstream.TaskConfig(n_classes=1)
 
 
 def test_gain_chart_and_mix_errors(tmp_path):
