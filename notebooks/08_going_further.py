@@ -253,8 +253,8 @@ results.save()
 print(el.results.measured_on(results.lesson))
 
 # %% [markdown]
-# ## Reading the results
-# Read the printed lines above; each question has a dev answer:
+# ## Summary
+# Each question has a dev answer, printed above:
 # - **Adaptation** cuts the biLM's perplexity on SST-2 dev by a factor of three with SST-2's own
 #   sentences (336 -> 116) and almost as much with the same number of IMDB tokens (135), yet
 #   the task model's dev accuracy does not move beyond the spread of the seeds (80.2% as
